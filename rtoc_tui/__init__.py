@@ -1,0 +1,3 @@
+"""rtoc-tui: a terminal-first re-implementation of RealTime OpenControl (RTOC)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from rtoc_tui.cli import main
+
+main()

@@ -1,0 +1,189 @@
+"""The user folder (RTOC's document tree, lower-case) and loading/saving config.json.
+
+Precedence: command-line flags, then RTOC_* environment variables (RTOC_TCP_PORT=5051 sets
+tcp.port), then config.json, then the schema defaults. `provenance` says where each value came
+from. A broken config.json is never overwritten: loading it raises ConfigError.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..atomic import atomic_write_text
+from .schema import Config, ConfigError, check_value, from_json, iter_fields, lookup_field, parse_text_value
+
+DEFAULT_AUTORUN = ["Generator"]
+ENV_PREFIX = "RTOC_"
+
+
+def resolve_home(cli_home: str | Path | None = None) -> Path:
+    """--home, else $RTOC_HOME, else ~/.rtoc."""
+    if cli_home:
+        return Path(cli_home).expanduser().resolve()
+    env = os.environ.get("RTOC_HOME")
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path.home() / ".rtoc"
+
+
+@dataclass
+class Home:
+    """Paths of one user folder."""
+
+    root: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def devices_dir(self) -> Path:
+        return self.root / "devices"
+
+    @property
+    def autorun_file(self) -> Path:
+        return self.root / "autorun_devices"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def scripts_dir(self) -> Path:
+        return self.root / "scripts"
+
+    @property
+    def global_events_file(self) -> Path:
+        return self.root / "globalEvents.json"
+
+    @property
+    def global_actions_file(self) -> Path:
+        return self.root / "globalActions.json"
+
+    @property
+    def persistent_file(self) -> Path:
+        return self.root / "persistent.json"
+
+    @property
+    def status_file(self) -> Path:
+        return self.root / "status.json"
+
+    def ensure(self) -> bool:
+        """Create the tree on first run; returns True if this was the first run."""
+        first = not self.root.exists() or not self.config_file.exists()
+        for d in (self.root, self.devices_dir, self.data_dir, self.scripts_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        if not self.config_file.exists():
+            atomic_write_text(self.config_file, json.dumps(Config().to_json(), indent=2) + "\n")
+        if not self.autorun_file.exists():
+            atomic_write_text(self.autorun_file, "\n".join(DEFAULT_AUTORUN) + "\n")
+        for f in (self.global_events_file, self.global_actions_file):
+            if not f.exists():
+                atomic_write_text(f, "{}\n")
+        return first
+
+    def read_autorun(self) -> list[str]:
+        """Driver names listed in autorun_devices, one a line (# comments allowed)."""
+        if not self.autorun_file.exists():
+            return []
+        names = []
+        for line in self.autorun_file.read_text(encoding="utf-8").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                names.append(line)
+        return names
+
+    def write_autorun(self, names: list[str]) -> None:
+        atomic_write_text(self.autorun_file, "".join(f"{n}\n" for n in names))
+
+
+@dataclass
+class LoadedConfig:
+    """The effective config, where each value came from, and the file it was read from."""
+
+    config: Config
+    path: Path
+    provenance: dict[str, str] = field(default_factory=dict)  # key -> default|file|env|cli
+    file_data: dict[str, Any] = field(default_factory=dict)  # exactly what the file held
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse config.json; a missing file is an empty config, a broken one a ConfigError."""
+    if not path.exists():
+        return {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix or remove the file") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a JSON object")
+    return data
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None, cli: Mapping[str, Any] | None = None) -> LoadedConfig:
+    """Load and validate config.json, then apply RTOC_* env vars and CLI overrides."""
+    data = read_config_file(path)
+    try:
+        cfg = from_json(Config, data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    prov = {}
+    for key, _value, _f, _tp in iter_fields(cfg):
+        section, _, name = key.partition(".")
+        in_file = name in data.get(section, {}) if name else section in data
+        prov[key] = "file" if in_file else "default"
+    env = os.environ if env is None else env
+    for key in list(prov):
+        if key == "devices":
+            continue
+        env_name = ENV_PREFIX + key.replace(".", "_").upper()
+        if env_name in env and env_name != "RTOC_HOME":
+            set_value(cfg, key, env[env_name], source=f"${env_name}")
+            prov[key] = "env"
+    for key, value in (cli or {}).items():
+        set_value(cfg, key, value)
+        prov[key] = "cli"
+    return LoadedConfig(cfg, path, prov, data)
+
+
+def set_value(cfg: Config, key: str, value: Any, source: str = "") -> Any:
+    """Set a dotted key ('tcp.port') from a typed value or a string, validating it."""
+    section_attr, field_attr, tp, _f = lookup_field(key)
+    label = f"{source}: {key}" if source else key
+    value = parse_text_value(tp, value, label) if isinstance(value, str) else check_value(tp, value, label)
+    setattr(getattr(cfg, section_attr), field_attr, value)
+    return value
+
+
+def get_value(cfg: Config, key: str) -> Any:
+    section_attr, field_attr, _tp, _f = lookup_field(key)
+    return getattr(getattr(cfg, section_attr), field_attr)
+
+
+def save_config(path: Path, cfg: Config) -> None:
+    """Validate and write config.json atomically (never over a file we could not parse)."""
+    read_config_file(path)  # raises for a broken file: it is never overwritten
+    from_json(Config, cfg.to_json())  # re-validate what we are about to write
+    atomic_write_text(path, json.dumps(cfg.to_json(), indent=2) + "\n")
+
+
+def update_config_file(path: Path, updates: Mapping[str, Any]) -> Config:
+    """Change some keys in config.json, keeping everything else as the file has it."""
+    data = read_config_file(path)
+    try:
+        cfg = from_json(Config, data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    for key, value in updates.items():
+        set_value(cfg, key, value)
+    save_config(path, cfg)
+    return cfg

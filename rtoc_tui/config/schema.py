@@ -1,0 +1,289 @@
+"""The typed schema of config.json: RTOC's sections (global, tcp, postgresql, backup, telegram)
+plus `tui` and `devices`. Every field has a docstring (the wizard and `config show` use them).
+
+Validation is strict: an unknown key or a wrong type is a ConfigError naming the file and the
+key path (e.g. `config.json: tcp.port: expected int, got str '5050x'`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+class ConfigError(ValueError):
+    """config.json (or a value for it) is invalid; the message names the file and key path."""
+
+
+def doc(text: str) -> dict[str, str]:
+    return {"doc": text}
+
+
+@dataclass
+class GlobalSection:
+    """RTOC's global section."""
+
+    language: Literal["en", "de"] = field(default="en", metadata=doc("Language of messages (en, de)"))
+    recordLength: int = field(default=500_000, metadata=doc("Samples kept in memory per signal; the oldest drop out first"))
+    name: str = field(default="RTOC-Remote", metadata=doc("Name of this logger, shown to remote clients"))
+    globalActionsActivated: bool = field(default=False, metadata=doc("Run global actions (globalActions.json)"))
+    globalEventsActivated: bool = field(default=False, metadata=doc("Evaluate global events (globalEvents.json)"))
+    maxEvents: int = field(default=10_000, metadata=doc("Events kept in memory; the oldest drop out first"))
+
+
+@dataclass
+class TcpSection:
+    """RTOC's TCP server (jsonsocket wire format)."""
+
+    active: bool = field(default=False, metadata=doc("Run the TCP server"))
+    port: int = field(default=5050, metadata=doc("TCP port"))
+    password: str = field(default="", metadata=doc("Password for AES encryption; empty means plain frames and loopback only"))
+    host: str = field(default="127.0.0.1", metadata=doc("Address to bind; anything but loopback needs a password (or insecure)"))
+    insecure: bool = field(default=False, metadata=doc("Allow binding a non-loopback address without a password (dangerous)"))
+    maxFrameBytes: int = field(default=64 * 1024 * 1024, metadata=doc("Largest accepted frame in bytes"))
+    knownHosts: dict[str, Any] = field(default_factory=dict, metadata=doc("Recently used remote hosts"))
+    remoteRefreshRate: float = field(default=1.0, metadata=doc("Refresh rate of a remote session in Hz (RTOC GUI)"))
+
+
+@dataclass
+class PostgresqlSection:
+    """RTOC's PostgreSQL connection; active selects PostgreSQL instead of SQLite for storage."""
+
+    active: bool = field(default=False, metadata=doc("Store recordings in PostgreSQL instead of SQLite"))
+    user: str = field(default="postgres", metadata=doc("PostgreSQL user"))
+    password: str = field(default="", metadata=doc("PostgreSQL password"))
+    host: str = field(default="127.0.0.1", metadata=doc("PostgreSQL server host"))
+    port: int = field(default=5432, metadata=doc("PostgreSQL server port"))
+    database: str = field(default="postgres", metadata=doc("PostgreSQL database name"))
+    onlyPush: bool = field(default=True, metadata=doc("RTOC: only push data to the database (kept for compatibility)"))
+
+
+@dataclass
+class BackupSection:
+    """Persistence of recordings (RTOC's backup section, see README for what changed)."""
+
+    active: bool = field(default=True, metadata=doc("Persist every sample and event (SQLite in data/, or PostgreSQL)"))
+    path: str = field(default="", metadata=doc("Folder of the SQLite database; empty means data/ in the user folder"))
+    clear: bool = field(default=False, metadata=doc("Clear in-memory samples after they were stored"))
+    autoIfFull: bool = field(default=True, metadata=doc("RTOC: back up when recordLength is reached (always true here)"))
+    autoOnClose: bool = field(default=True, metadata=doc("Flush everything on shutdown"))
+    loadOnOpen: bool = field(default=True, metadata=doc("Restore the newest recordLength samples into memory on start"))
+    intervall: float = field(default=1.0, metadata=doc("Flush interval in seconds (RTOC: backup interval)"))
+    resample: float = field(default=0.0, metadata=doc("If not 0, resample signals to this rate in Hz before storing"))
+
+
+@dataclass
+class TelegramSection:
+    """RTOC's Telegram bot (not supported by rtoc-tui; kept so RTOC configs load)."""
+
+    active: bool = field(default=False, metadata=doc("Telegram bot (not supported; ignored)"))
+    token: str = field(default="", metadata=doc("Telegram bot token (never sent to clients)"))
+    default_eventlevel: int = field(default=0, metadata=doc("Default event level of new users"))
+    default_permission: str = field(default="blocked", metadata=doc("Default permission of new users"))
+    inlineMenu: bool = field(default=False, metadata=doc("Inline menu"))
+    onlyAdmin: bool = field(default=False, metadata=doc("Only admins may use the bot"))
+
+
+@dataclass
+class TuiSection:
+    """The terminal UI."""
+
+    refresh_hz: float = field(default=4.0, metadata=doc("How often the UI fetches new data (Hz)"))
+    plot_hz: float = field(default=10.0, metadata=doc("Plot refresh rate in Hz (RTOC: plotRate); lower it on a Pi"))
+    theme: str = field(default="textual-dark", metadata=doc("Textual theme name"))
+    signalInactivityTimeout: float = field(default=2.0, metadata=doc("Seconds without data after which a signal is marked inactive"))
+    xTimeBase: bool = field(default=True, metadata=doc("Plot time relative to now (else absolute clock time)"))
+    showEvents: bool = field(default=True, metadata=doc("Draw events as markers in plots"))
+    plotLegendEnabled: bool = field(default=True, metadata=doc("Show the plot legend"))
+    plotGridEnabled: bool = field(default=True, metadata=doc("Show the plot grid"))
+    keymap: dict[str, str] = field(default_factory=dict, metadata=doc("Key remapping: binding id -> keys"))
+
+
+@dataclass
+class Config:
+    """The whole config.json."""
+
+    global_: GlobalSection = field(default_factory=GlobalSection, metadata={"key": "global", "doc": "General settings"})
+    tcp: TcpSection = field(default_factory=TcpSection, metadata=doc("TCP server"))
+    postgresql: PostgresqlSection = field(default_factory=PostgresqlSection, metadata=doc("PostgreSQL"))
+    backup: BackupSection = field(default_factory=BackupSection, metadata=doc("Persistence"))
+    telegram: TelegramSection = field(default_factory=TelegramSection, metadata=doc("Telegram (unsupported)"))
+    tui: TuiSection = field(default_factory=TuiSection, metadata=doc("Terminal UI"))
+    devices: dict[str, dict[str, Any]] = field(
+        default_factory=dict, metadata=doc("Per-device settings: {DriverName: {port, address, samplerate, ...}}")
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        return to_json(self)
+
+    def section(self, name: str) -> Any:
+        return getattr(self, "global_" if name == "global" else name)
+
+
+# -- generic (de)serialisation ---------------------------------------------------------------
+def json_key(f: dataclasses.Field[Any]) -> str:
+    return f.metadata.get("key", f.name)
+
+
+def field_doc(f: dataclasses.Field[Any]) -> str:
+    return f.metadata.get("doc", "")
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin is not None:
+        return getattr(origin, "__name__", str(origin))
+    return getattr(tp, "__name__", str(tp))
+
+
+def check_value(tp: Any, value: Any, path: str) -> Any:
+    """Validate (and lightly convert: int -> float) value against type tp."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{path}: must be one of {_type_name(tp)}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            try:
+                return check_value(arg, value, path)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{path}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
+    if tp is type(None):
+        if value is not None:
+            raise ConfigError(f"{path}: expected null")
+        return None
+    if tp is Any:
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected bool (true/false), got {type(value).__name__} {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected int, got {type(value).__name__} {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: expected number, got {type(value).__name__} {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected str, got {type(value).__name__} {value!r}")
+        return value
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected an object, got {type(value).__name__}")
+        args = typing.get_args(tp)
+        if args:
+            return {str(k): check_value(args[1], v, f"{path}.{k}") for k, v in value.items()}
+        return dict(value)
+    if origin is list or tp is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {type(value).__name__}")
+        args = typing.get_args(tp)
+        return [check_value(args[0], v, f"{path}[{i}]") for i, v in enumerate(value)] if args else list(value)
+    if dataclasses.is_dataclass(tp):
+        return from_json(tp, value, path)
+    raise ConfigError(f"{path}: unsupported type {tp!r}")
+
+
+def from_json(cls: type, data: Any, path: str = "") -> Any:
+    """Build dataclass cls from parsed JSON, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path or '(top level)'}: expected an object, got {type(data).__name__}")
+    hints = _hints(cls)
+    fields = {json_key(f): f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            where = f"{path}.{key}" if path else str(key)
+            known = ", ".join(fields)
+            raise ConfigError(f"{where}: unknown key (known keys here: {known})")
+    kwargs = {}
+    for key, f in fields.items():
+        if key in data:
+            kwargs[f.name] = check_value(hints[f.name], data[key], f"{path}.{key}" if path else key)
+    return cls(**kwargs)
+
+
+def to_json(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {json_key(f): to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {k: to_json(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [to_json(v) for v in obj]
+    return obj
+
+
+def iter_fields(cfg: Config) -> typing.Iterator[tuple[str, Any, dataclasses.Field[Any], Any]]:
+    """(dotted key, value, field, type) of every leaf setting, in schema order."""
+    hints = _hints(Config)
+    for sf in dataclasses.fields(Config):
+        section = getattr(cfg, sf.name)
+        if dataclasses.is_dataclass(section):
+            shints = _hints(type(section))
+            for f in dataclasses.fields(section):
+                yield f"{json_key(sf)}.{json_key(f)}", getattr(section, f.name), f, shints[f.name]
+        else:
+            yield json_key(sf), section, sf, hints[sf.name]
+
+
+def lookup_field(key: str) -> tuple[str, str, Any, dataclasses.Field[Any]]:
+    """(section attr, field attr, type, field) of a dotted key like 'tcp.port'."""
+    section_key, _, name = key.partition(".")
+    chints = _hints(Config)
+    for sf in dataclasses.fields(Config):
+        if json_key(sf) != section_key:
+            continue
+        stype = chints[sf.name]
+        if not dataclasses.is_dataclass(stype):
+            raise ConfigError(f"{key}: {section_key} is not a settings section")
+        shints = _hints(stype)
+        for f in dataclasses.fields(stype):
+            if json_key(f) == name:
+                return sf.name, f.name, shints[f.name], f
+        raise ConfigError(f"{key}: unknown key (known in {section_key}: {', '.join(json_key(f) for f in dataclasses.fields(stype))})")
+    raise ConfigError(f"{key}: unknown section {section_key!r}")
+
+
+def parse_text_value(tp: Any, text: str, path: str) -> Any:
+    """Convert a command-line/env string to type tp (JSON for lists and objects)."""
+    import json
+
+    origin = typing.get_origin(tp)
+    if tp is bool:
+        low = text.strip().lower()
+        if low in ("true", "1", "yes", "on"):
+            return True
+        if low in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"{path}: expected true or false, got {text!r}")
+    if tp is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{path}: expected int, got {text!r}") from None
+    if tp is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{path}: expected number, got {text!r}") from None
+    if tp is str or origin is Literal:
+        return check_value(tp, text, path)
+    try:
+        return check_value(tp, json.loads(text), path)
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{path}: expected JSON, got {text!r}") from None

@@ -1,0 +1,224 @@
+"""Finds drivers, starts and stops them, and keeps one failing driver from hurting the rest.
+
+Drivers come from three places, in this order of precedence for equal names:
+1. the user's `devices/` folder (RTOC layout: `devices/Name.py` or `devices/Name/Name.py`);
+2. the `rtoc.drivers` entry-point group of installed packages;
+3. the built-in `rtoc_tui.drivers` registry.
+Listing imports nothing; starting a driver imports only that driver.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from . import compat
+from .plugin import LoggerPlugin, construction_context
+
+log = logging.getLogger(__name__)
+
+
+class DeviceError(RuntimeError):
+    """A driver could not be found, loaded or started."""
+
+
+@dataclass(frozen=True, slots=True)
+class DriverSpec:
+    """Where a driver comes from (not yet imported)."""
+
+    name: str
+    source: str  # "builtin" | "entrypoint" | "user"
+    target: str  # "module:Class", an entry point value, or a file path
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """A driver's state as the UI and the TCP server show it."""
+
+    name: str
+    source: str
+    state: str  # "stopped" | "running" | "error"
+    reason: str
+    devicename: str
+    samplerate: float | None
+    doc: str
+
+
+def discover(devices_dir: Path | None) -> dict[str, DriverSpec]:
+    """All available drivers by name, without importing any."""
+    from rtoc_tui.drivers import BUILTIN
+
+    specs = {name: DriverSpec(name, "builtin", target) for name, target in BUILTIN.items()}
+    try:
+        for ep in entry_points(group="rtoc.drivers"):
+            specs[ep.name] = DriverSpec(ep.name, "entrypoint", ep.value)
+    except Exception:  # a broken distribution must not hide the others
+        log.exception("reading the rtoc.drivers entry points failed")
+    if devices_dir is not None and devices_dir.is_dir():
+        for path in sorted(devices_dir.iterdir()):
+            if path.name.startswith((".", "_")):
+                continue
+            if path.is_file() and path.suffix == ".py":
+                specs[path.stem] = DriverSpec(path.stem, "user", str(path))
+            elif path.is_dir():
+                main = path / f"{path.name}.py"
+                if main.is_file():
+                    specs[path.name] = DriverSpec(path.name, "user", str(main))
+    return specs
+
+
+def load_class(spec: DriverSpec) -> type[LoggerPlugin]:
+    """Import the driver's module and return its plugin class."""
+    compat.install()
+    if spec.source == "user":
+        path = Path(spec.target)
+        mod_name = f"rtoc_user_devices.{spec.name}"
+        # RTOC plugins import helper modules from their own folder
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
+        mspec = importlib.util.spec_from_file_location(mod_name, path)
+        if mspec is None or mspec.loader is None:
+            raise DeviceError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(mspec)
+        sys.modules[mod_name] = module
+        try:
+            mspec.loader.exec_module(module)
+        except Exception as exc:
+            sys.modules.pop(mod_name, None)
+            raise DeviceError(f"{path}: import failed: {type(exc).__name__}: {exc}") from exc
+        cls = getattr(module, "Plugin", None)
+    else:
+        mod_name, _, attr = spec.target.partition(":")
+        try:
+            module = importlib.import_module(mod_name)
+        except Exception as exc:
+            raise DeviceError(f"driver {spec.name}: import of {mod_name} failed: {type(exc).__name__}: {exc}") from exc
+        cls = getattr(module, attr or "Plugin", None)
+    if not (isinstance(cls, type) and issubclass(cls, LoggerPlugin)):
+        raise DeviceError(f"driver {spec.name}: no LoggerPlugin subclass (class Plugin) found")
+    return cls
+
+
+class DeviceManager:
+    """Owns the running driver instances of one logger."""
+
+    def __init__(self, host: Any, devices_dir: Path | None, settings: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self._host = host
+        self.devices_dir = devices_dir
+        self.settings: dict[str, Mapping[str, Any]] = dict(settings or {})
+        self._specs: dict[str, DriverSpec] = {}
+        self._running: dict[str, LoggerPlugin] = {}
+        self._errors: dict[str, str] = {}
+        self._lock = threading.RLock()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Look for drivers again (e.g. after a plugin file was added)."""
+        self._specs = discover(self.devices_dir)
+
+    @property
+    def specs(self) -> dict[str, DriverSpec]:
+        return dict(self._specs)
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def get(self, name: str) -> LoggerPlugin | None:
+        """A running driver by registry name or by its device name."""
+        plugin = self._running.get(name)
+        if plugin is not None:
+            return plugin
+        for p in list(self._running.values()):
+            if p.devicename == name:
+                return p
+        return None
+
+    def running(self) -> dict[str, LoggerPlugin]:
+        return dict(self._running)
+
+    def start(self, name: str) -> LoggerPlugin:
+        """Load and construct a driver (its __init__ usually starts its timer)."""
+        with self._lock:
+            if name in self._running:
+                return self._running[name]
+            spec = self._specs.get(name)
+            if spec is None:
+                self.refresh()
+                spec = self._specs.get(name)
+            if spec is None:
+                raise DeviceError(f"no driver named {name!r} (known: {', '.join(self.names())})")
+            try:
+                cls = load_class(spec)
+                with construction_context(self._host, name, self.settings.get(name)):
+                    plugin = cls(self._host)
+            except Exception as exc:
+                reason = str(exc) if isinstance(exc, DeviceError) else f"{type(exc).__name__}: {exc}"
+                self._errors[name] = reason
+                log.error("device %s failed to start: %s", name, reason)
+                self._host.events.add(f"{name} failed to start: {reason}", dname=name, sname="error", priority=2, id="deviceError")
+                raise DeviceError(reason) from exc
+            if plugin.devicename == "noDevice":
+                plugin.setDeviceName(name)
+            self._errors.pop(name, None)
+            self._running[name] = plugin
+            log.info("device %s started", name)
+            return plugin
+
+    def stop(self, name: str) -> None:
+        """Stop a running driver (timer cancelled, close() called)."""
+        with self._lock:
+            plugin = self._running.pop(name, None)
+            if plugin is None:
+                p = self.get(name)
+                if p is None:
+                    return
+                name = next(k for k, v in self._running.items() if v is p)
+                plugin = self._running.pop(name)
+        try:
+            plugin.close()
+        except Exception:
+            log.exception("device %s failed while stopping", name)
+        if plugin._timer is not None:
+            plugin._timer.stop()
+        log.info("device %s stopped", name)
+
+    def stop_all(self) -> None:
+        for name in list(self._running):
+            self.stop(name)
+
+    def autorun(self, names: list[str]) -> list[str]:
+        """Start the listed drivers; failures are reported and skipped. Returns those started."""
+        started = []
+        for name in names:
+            try:
+                self.start(name)
+                started.append(name)
+            except DeviceError:
+                pass  # already logged and recorded as an event
+        return started
+
+    def status(self) -> list[DeviceStatus]:
+        out = []
+        for name in self.names():
+            spec = self._specs[name]
+            plugin = self._running.get(name)
+            if plugin is not None:
+                state, reason = plugin._state
+                out.append(DeviceStatus(name, spec.source, state, reason, plugin.devicename, plugin.samplerate, _first_line(type(plugin).__doc__)))
+            elif name in self._errors:
+                out.append(DeviceStatus(name, spec.source, "error", self._errors[name], name, None, ""))
+            else:
+                out.append(DeviceStatus(name, spec.source, "stopped", "", name, None, ""))
+        return out
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().splitlines()[0] if (doc or "").strip() else ""

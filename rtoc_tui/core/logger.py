@@ -1,0 +1,151 @@
+"""The logger: signal store, event list, devices and the services around them (TCP server,
+storage, automation), with one start/stop lifecycle. Never imports Textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..config.home import Home, LoadedConfig, load_config
+from ..config.schema import Config
+from . import ingest
+from .devices import DeviceManager
+from .events import EventLog
+from .persistent import PersistentStore
+from .store import SignalStore
+
+log = logging.getLogger("rtoc.logger")
+
+
+class Service(Protocol):
+    """Something that runs beside the logger (TCP server, storage flusher, automation)."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoggerStatus:
+    """A one-glance summary for `rtoc status`, the headless status line and the UI header."""
+
+    name: str
+    uptime_s: float
+    signals: int
+    samples_in_memory: int
+    samples_total: int
+    samples_per_s: float
+    events: int
+    devices_running: int
+    clients: int
+    storage: str
+    storage_lag_s: float | None
+
+
+class Logger:
+    """One RTOC logger instance."""
+
+    def __init__(self, home: Home, loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self.home = home
+        self.loaded = loaded
+        self.clock = clock
+        cfg = loaded.config
+        self.store = SignalStore(cfg.global_.recordLength)
+        self.events = EventLog(max_events=cfg.global_.maxEvents)
+        self.persistent = PersistentStore(home.persistent_file)
+        self.devices = DeviceManager(self, home.devices_dir, cfg.devices)
+        self.services: list[Service] = []
+        self.started_at = clock()
+        self._rate_mark: tuple[float, int] = (time.monotonic(), 0)
+        self._rate = 0.0
+        self.clients = 0  # set by the TCP server
+        self.storage_state: Callable[[], tuple[str, float | None]] | None = None  # set by storage
+
+    @classmethod
+    def from_home(cls, home: Home, cli: dict[str, Any] | None = None, **kw: Any) -> Logger:
+        home.ensure()
+        return cls(home, load_config(home.config_file, cli=cli), **kw)
+
+    @property
+    def config(self) -> Config:
+        return self.loaded.config
+
+    # -- data in (TCP and scripts use these; drivers go through LoggerPlugin) -----------------
+    def stream(self, y: Any = None, snames: Any = None, dname: str = "noDevice", unit: Any = None, x: Any = None,
+               slist: Any = None, sdict: Any = None) -> int:
+        return ingest.stream(self.store, dname, y, snames, unit, x, slist, sdict)
+
+    def plot(self, x: Any, y: Any, sname: str = "noName", dname: str = "noDevice", unit: str = "", hold: str = "off") -> None:
+        self.store.plot(x, y, sname, dname, unit, hold=hold)
+
+    def event(self, text: str = "", sname: str = "", dname: str = "", priority: int = 0, id: str | None = None,
+              value: Any = None, x: float | None = None) -> Any:
+        return self.events.add(text, dname=dname, sname=sname, priority=priority, id=id, value=value, x=x)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def add_service(self, service: Service) -> None:
+        self.services.append(service)
+
+    async def start(self, autorun: bool = True) -> None:
+        """Start services, then the autorun drivers (their constructors may block: a thread)."""
+        for svc in self.services:
+            try:
+                await svc.start()
+            except Exception as exc:
+                log.error("service %s failed to start: %s", svc.name, exc)
+                self.event(f"{svc.name} failed to start: {exc}", dname="RTOC", sname=svc.name, priority=2, id="serviceError")
+                raise
+        if autorun:
+            names = self.home.read_autorun()
+            if names:
+                started = await asyncio.to_thread(self.devices.autorun, names)
+                log.info("autorun: started %s", ", ".join(started) or "nothing")
+
+    async def stop(self) -> None:
+        """Stop drivers first (no new data), then services in reverse order (flushing)."""
+        await asyncio.to_thread(self.devices.stop_all)
+        for svc in reversed(self.services):
+            try:
+                await svc.stop()
+            except Exception:
+                log.exception("service %s failed while stopping", svc.name)
+
+    # -- status ---------------------------------------------------------------------------------
+    def samples_per_s(self) -> float:
+        """Ingest rate since the previous call (at least 1 s apart, else the last figure)."""
+        now = time.monotonic()
+        total = sum(b.written for b in self.store.buffers())
+        t0, n0 = self._rate_mark
+        if now - t0 >= 1.0:
+            self._rate = (total - n0) / (now - t0)
+            self._rate_mark = (now, total)
+        return self._rate
+
+    def status(self) -> LoggerStatus:
+        bufs = self.store.buffers()
+        storage, lag = ("memory only", None)
+        if self.storage_state is not None:
+            try:
+                storage, lag = self.storage_state()
+            except Exception as exc:
+                storage = f"error: {exc}"
+        return LoggerStatus(
+            name=self.config.global_.name,
+            uptime_s=self.clock() - self.started_at,
+            signals=len(bufs),
+            samples_in_memory=sum(len(b) for b in bufs),
+            samples_total=sum(b.written for b in bufs),
+            samples_per_s=self.samples_per_s(),
+            events=len(self.events),
+            devices_running=len(self.devices.running()),
+            clients=self.clients,
+            storage=storage,
+            storage_lag_s=lag,
+        )
