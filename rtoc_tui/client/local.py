@@ -1,0 +1,297 @@
+"""LocalClient: the client interface over a Logger in this process.
+
+Calls that may block (starting a driver, exporting a file) run in a thread so the UI loop never
+waits on I/O; everything else is a quick in-memory read that returns copies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ..config.home import get_value, update_config_file
+from ..config.schema import ConfigError, field_doc, iter_fields
+from ..core import introspect
+from ..core.devices import DeviceError
+from ..core.logger import Logger
+from .api import (
+    ClientError,
+    ConfigValue,
+    DeviceDetail,
+    DeviceInfo,
+    EventInfo,
+    FunctionInfo,
+    ParameterInfo,
+    ScriptInfo,
+    ScriptOutput,
+    ServerInfo,
+    SignalChunk,
+    SignalInfo,
+    SignalStats,
+    SignalWindow,
+    Status,
+)
+
+# Config keys whose values never leave the logger (the UI shows that a value is set, not it).
+SECRET_KEYS = frozenset({"tcp.password", "telegram.token", "postgresql.password"})
+SECRET_MASK = "********"
+
+
+def status_of(logger: Logger) -> Status:
+    s = logger.status()
+    return Status(
+        name=s.name,
+        uptime_s=s.uptime_s,
+        signals=s.signals,
+        samples_in_memory=s.samples_in_memory,
+        samples_total=s.samples_total,
+        samples_per_s=s.samples_per_s,
+        events=s.events,
+        devices_running=s.devices_running,
+        clients=s.clients,
+        storage=s.storage,
+        storage_lag_s=s.storage_lag_s,
+        record_length=logger.store.record_length,
+    )
+
+
+def devices_of(logger: Logger) -> list[DeviceInfo]:
+    return [DeviceInfo(d.name, d.source, d.state, d.reason, d.devicename, d.samplerate, d.doc) for d in logger.devices.status()]
+
+
+def device_detail_of(logger: Logger, name: str) -> DeviceDetail:
+    plugin = logger.devices.get(name)
+    if plugin is None:
+        raise ClientError(f"device {name!r} is not running")
+    return DeviceDetail(
+        name=name,
+        devicename=plugin.devicename,
+        parameters=tuple(ParameterInfo(p.name, p.value, p.type, p.doc, p.writable) for p in introspect.parameters(plugin)),
+        functions=tuple(FunctionInfo(f.name, f.signature, f.doc) for f in introspect.functions(plugin)),
+    )
+
+
+def signals_of(logger: Logger) -> list[SignalInfo]:
+    return [SignalInfo(i.id, i.dname, i.sname, i.unit, i.count, i.written, i.epoch, i.updated, i.latest) for i in logger.store.info()]
+
+
+def read_since_of(logger: Logger, cursors: dict[str, int]) -> dict[str, SignalChunk]:
+    out = {}
+    for name, cursor in cursors.items():
+        buf = logger.store.get(name)
+        if buf is None:
+            continue
+        r = buf.read_since(int(cursor))
+        out[name] = SignalChunk(name, r.x, r.y, r.cursor, r.missed, r.epoch)
+    return out
+
+
+def window_of(logger: Logger, names: list[str], xmin: float | None, xmax: float | None, n_points: int) -> dict[str, SignalWindow]:
+    out = {}
+    for name in names:
+        buf = logger.store.get(name)
+        if buf is None:
+            continue
+        x, y = buf.window(xmin, xmax, n_points)
+        out[name] = SignalWindow(name, buf.unit, x, y)
+    return out
+
+
+def stats_of(logger: Logger, name: str, xmin: float | None, xmax: float | None) -> SignalStats | None:
+    buf = logger.store.get(name)
+    if buf is None:
+        raise ClientError(f"no signal named {name!r}")
+    st = buf.stats(xmin, xmax)
+    if st is None:
+        return None
+    return SignalStats(name, st.count, st.min, st.max, st.mean, st.integral, st.xmin, st.xmax)
+
+
+def events_of(logger: Logger, cursor: int) -> list[EventInfo]:
+    return [EventInfo(e.seq, e.x, e.text, e.dname, e.sname, e.priority, e.id, e.value) for e in logger.events.since(cursor)]
+
+
+def config_of(logger: Logger) -> list[ConfigValue]:
+    prov = logger.loaded.provenance
+    out = []
+    for key, value, f, _tp in iter_fields(logger.config):
+        if key in SECRET_KEYS and value:
+            value = SECRET_MASK
+        out.append(ConfigValue(key, value, prov.get(key, "default"), field_doc(f)))
+    return out
+
+
+def apply_config(logger: Logger, updates: dict[str, Any]) -> None:
+    """Validate and save config changes, then apply those that take effect at runtime."""
+    updates = {k: v for k, v in updates.items() if not (k in SECRET_KEYS and v == SECRET_MASK)}
+    try:
+        cfg = update_config_file(logger.home.config_file, updates)
+    except ConfigError as exc:
+        raise ClientError(str(exc)) from exc
+    for key in updates:
+        section, _, name = key.partition(".")
+        setattr(logger.config.section(section), name, get_value(cfg, key))
+        logger.loaded.provenance[key] = "file"
+    if "global.recordLength" in updates:
+        logger.store.resize(logger.config.global_.recordLength)
+
+
+class LocalClient:
+    """The client interface over an in-process Logger."""
+
+    def __init__(self, logger: Logger) -> None:
+        self.logger = logger
+
+    @property
+    def info(self) -> ServerInfo:
+        return ServerInfo(host="local", port=None, remote=False, connected=True)
+
+    async def connect(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def status(self) -> Status:
+        return status_of(self.logger)
+
+    # -- devices ------------------------------------------------------------------------------
+    async def devices(self) -> list[DeviceInfo]:
+        return devices_of(self.logger)
+
+    def _device(self, name: str) -> DeviceInfo:
+        for d in devices_of(self.logger):
+            if d.name == name:
+                return d
+        raise ClientError(f"no driver named {name!r}")
+
+    async def device_detail(self, name: str) -> DeviceDetail:
+        return device_detail_of(self.logger, name)
+
+    async def start_device(self, name: str) -> DeviceInfo:
+        try:
+            await asyncio.to_thread(self.logger.devices.start, name)
+        except DeviceError as exc:
+            raise ClientError(str(exc)) from exc
+        return self._device(name)
+
+    async def stop_device(self, name: str) -> DeviceInfo:
+        await asyncio.to_thread(self.logger.devices.stop, name)
+        return self._device(name)
+
+    def _plugin(self, device: str) -> Any:
+        plugin = self.logger.devices.get(device)
+        if plugin is None:
+            raise ClientError(f"device {device!r} is not running")
+        return plugin
+
+    async def set_parameter(self, device: str, name: str, value: Any) -> Any:
+        try:
+            return introspect.set_parameter(self._plugin(device), name, value)
+        except introspect.IntrospectionError as exc:
+            raise ClientError(str(exc)) from exc
+
+    async def call_function(self, device: str, name: str, args: list[Any] | None = None, kwargs: dict[str, Any] | None = None) -> Any:
+        plugin = self._plugin(device)
+        try:
+            return await asyncio.to_thread(introspect.call_function, plugin, name, *(args or []), **(kwargs or {}))
+        except introspect.IntrospectionError as exc:
+            raise ClientError(str(exc)) from exc
+        except Exception as exc:  # the device function itself failed
+            raise ClientError(f"{device}.{name} failed: {type(exc).__name__}: {exc}") from exc
+
+    # -- signals ------------------------------------------------------------------------------
+    async def signals(self) -> list[SignalInfo]:
+        return signals_of(self.logger)
+
+    async def read_since(self, cursors: dict[str, int]) -> dict[str, SignalChunk]:
+        return read_since_of(self.logger, cursors)
+
+    async def window(self, names: list[str], xmin: float | None, xmax: float | None, n_points: int) -> dict[str, SignalWindow]:
+        return window_of(self.logger, names, xmin, xmax, n_points)
+
+    async def stats(self, name: str, xmin: float | None = None, xmax: float | None = None) -> SignalStats | None:
+        return stats_of(self.logger, name, xmin, xmax)
+
+    async def send(self, dname: str, values: dict[str, float], units: dict[str, str] | None = None, x: float | None = None) -> None:
+        units = units or {}
+        names = list(values)
+        try:
+            self.logger.stream([values[n] for n in names], names, dname=dname, unit=[units.get(n, "") for n in names], x=None if x is None else [x] * len(names))
+        except (TypeError, ValueError) as exc:
+            raise ClientError(str(exc)) from exc
+
+    async def clear_signals(self, names: list[str] | None = None) -> None:
+        self.logger.store.clear(names)
+
+    async def delete_signals(self, names: list[str]) -> None:
+        self.logger.store.remove(names)
+
+    # -- events -------------------------------------------------------------------------------
+    async def events_since(self, cursor: int = 0) -> list[EventInfo]:
+        return events_of(self.logger, cursor)
+
+    async def add_event(self, text: str, dname: str = "", sname: str = "", priority: int = 0, id: str = "") -> None:
+        self.logger.event(text, sname=sname, dname=dname, priority=priority, id=id)
+
+    async def clear_events(self) -> None:
+        self.logger.events.clear()
+
+    # -- scripts and automation (filled in by rtoc_tui.core.scripting) -------------------------
+    def _automation(self) -> Any:
+        auto = getattr(self.logger, "automation", None)
+        if auto is None:
+            raise ClientError("scripting is not available in this logger")
+        return auto
+
+    async def run_script(self, source: str, name: str = "script", mode: str = "once", samplerate: float | None = None, triggers: list[str] | None = None) -> ScriptInfo:
+        raise ClientError("scripting is not available in this logger")
+
+    async def scripts(self) -> list[ScriptInfo]:
+        return []
+
+    async def stop_script(self, script_id: str) -> None:
+        raise ClientError("scripting is not available in this logger")
+
+    async def script_output(self, script_id: str, cursor: int = 0) -> ScriptOutput:
+        raise ClientError("scripting is not available in this logger")
+
+    async def saved_scripts(self) -> list[str]:
+        return []
+
+    async def load_script(self, name: str) -> str:
+        raise ClientError("scripting is not available in this logger")
+
+    async def save_script(self, name: str, source: str) -> None:
+        raise ClientError("scripting is not available in this logger")
+
+    async def global_events(self) -> dict[str, dict[str, Any]]:
+        return {}
+
+    async def set_global_event(self, name: str, spec: dict[str, Any] | None) -> None:
+        raise ClientError("scripting is not available in this logger")
+
+    async def global_actions(self) -> dict[str, dict[str, Any]]:
+        return {}
+
+    async def set_global_action(self, name: str, spec: dict[str, Any] | None) -> None:
+        raise ClientError("scripting is not available in this logger")
+
+    # -- settings -----------------------------------------------------------------------------
+    async def config(self) -> list[ConfigValue]:
+        return config_of(self.logger)
+
+    async def set_config(self, updates: dict[str, Any]) -> list[ConfigValue]:
+        await asyncio.to_thread(apply_config, self.logger, updates)
+        return config_of(self.logger)
+
+    # -- storage (filled in by rtoc_tui.core.storage) -----------------------------------------
+    async def query(self, name: str, xmin: float | None, xmax: float | None, max_n: int) -> SignalWindow:
+        buf = self.logger.store.get(name)
+        if buf is None:
+            raise ClientError(f"no signal named {name!r}")
+        x, y = buf.window(xmin, xmax, max_n)
+        return SignalWindow(name, buf.unit, x, y)
+
+    async def export(self, path: str, names: list[str] | None, xmin: float | None, xmax: float | None, fmt: str = "csv") -> str:
+        raise ClientError("export is not available in this logger")
