@@ -30,7 +30,9 @@ class Generator(LoggerPlugin):
         "gen_level": Setting(1.0, "Amplitude (gain) of the waveform"),
         "offset": Setting(1.0, "Y offset added to the waveform"),
         "phase": Setting(1.0, "Phase of the waveform in radians"),
-        "seed": Setting(None, "Seed of the Random waveform (empty: a different sequence each run)", type=int),
+        "seed": Setting(
+            None, "Seed of the Random waveform (empty: a different sequence each run)", type=int
+        ),
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

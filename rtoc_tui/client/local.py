@@ -56,7 +56,10 @@ def status_of(logger: Logger) -> Status:
 
 
 def devices_of(logger: Logger) -> list[DeviceInfo]:
-    return [DeviceInfo(d.name, d.source, d.state, d.reason, d.devicename, d.samplerate, d.doc) for d in logger.devices.status()]
+    return [
+        DeviceInfo(d.name, d.source, d.state, d.reason, d.devicename, d.samplerate, d.doc)
+        for d in logger.devices.status()
+    ]
 
 
 def device_detail_of(logger: Logger, name: str) -> DeviceDetail:
@@ -66,13 +69,21 @@ def device_detail_of(logger: Logger, name: str) -> DeviceDetail:
     return DeviceDetail(
         name=name,
         devicename=plugin.devicename,
-        parameters=tuple(ParameterInfo(p.name, p.value, p.type, p.doc, p.writable) for p in introspect.parameters(plugin)),
-        functions=tuple(FunctionInfo(f.name, f.signature, f.doc) for f in introspect.functions(plugin)),
+        parameters=tuple(
+            ParameterInfo(p.name, p.value, p.type, p.doc, p.writable)
+            for p in introspect.parameters(plugin)
+        ),
+        functions=tuple(
+            FunctionInfo(f.name, f.signature, f.doc) for f in introspect.functions(plugin)
+        ),
     )
 
 
 def signals_of(logger: Logger) -> list[SignalInfo]:
-    return [SignalInfo(i.id, i.dname, i.sname, i.unit, i.count, i.written, i.epoch, i.updated, i.latest) for i in logger.store.info()]
+    return [
+        SignalInfo(i.id, i.dname, i.sname, i.unit, i.count, i.written, i.epoch, i.updated, i.latest)
+        for i in logger.store.info()
+    ]
 
 
 def read_since_of(logger: Logger, cursors: dict[str, int]) -> dict[str, SignalChunk]:
@@ -86,7 +97,9 @@ def read_since_of(logger: Logger, cursors: dict[str, int]) -> dict[str, SignalCh
     return out
 
 
-def window_of(logger: Logger, names: list[str], xmin: float | None, xmax: float | None, n_points: int) -> dict[str, SignalWindow]:
+def window_of(
+    logger: Logger, names: list[str], xmin: float | None, xmax: float | None, n_points: int
+) -> dict[str, SignalWindow]:
     out = {}
     for name in names:
         buf = logger.store.get(name)
@@ -97,7 +110,9 @@ def window_of(logger: Logger, names: list[str], xmin: float | None, xmax: float 
     return out
 
 
-def stats_of(logger: Logger, name: str, xmin: float | None, xmax: float | None) -> SignalStats | None:
+def stats_of(
+    logger: Logger, name: str, xmin: float | None, xmax: float | None
+) -> SignalStats | None:
     buf = logger.store.get(name)
     if buf is None:
         raise ClientError(f"no signal named {name!r}")
@@ -108,7 +123,10 @@ def stats_of(logger: Logger, name: str, xmin: float | None, xmax: float | None) 
 
 
 def events_of(logger: Logger, cursor: int) -> list[EventInfo]:
-    return [EventInfo(e.seq, e.x, e.text, e.dname, e.sname, e.priority, e.id, e.value) for e in logger.events.since(cursor)]
+    return [
+        EventInfo(e.seq, e.x, e.text, e.dname, e.sname, e.priority, e.id, e.value)
+        for e in logger.events.since(cursor)
+    ]
 
 
 def config_of(logger: Logger) -> list[ConfigValue]:
@@ -191,10 +209,18 @@ class LocalClient:
         except introspect.IntrospectionError as exc:
             raise ClientError(str(exc)) from exc
 
-    async def call_function(self, device: str, name: str, args: list[Any] | None = None, kwargs: dict[str, Any] | None = None) -> Any:
+    async def call_function(
+        self,
+        device: str,
+        name: str,
+        args: list[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         plugin = self._plugin(device)
         try:
-            return await asyncio.to_thread(introspect.call_function, plugin, name, *(args or []), **(kwargs or {}))
+            return await asyncio.to_thread(
+                introspect.call_function, plugin, name, *(args or []), **(kwargs or {})
+            )
         except introspect.IntrospectionError as exc:
             raise ClientError(str(exc)) from exc
         except Exception as exc:  # the device function itself failed
@@ -207,17 +233,33 @@ class LocalClient:
     async def read_since(self, cursors: dict[str, int]) -> dict[str, SignalChunk]:
         return read_since_of(self.logger, cursors)
 
-    async def window(self, names: list[str], xmin: float | None, xmax: float | None, n_points: int) -> dict[str, SignalWindow]:
+    async def window(
+        self, names: list[str], xmin: float | None, xmax: float | None, n_points: int
+    ) -> dict[str, SignalWindow]:
         return window_of(self.logger, names, xmin, xmax, n_points)
 
-    async def stats(self, name: str, xmin: float | None = None, xmax: float | None = None) -> SignalStats | None:
+    async def stats(
+        self, name: str, xmin: float | None = None, xmax: float | None = None
+    ) -> SignalStats | None:
         return stats_of(self.logger, name, xmin, xmax)
 
-    async def send(self, dname: str, values: dict[str, float], units: dict[str, str] | None = None, x: float | None = None) -> None:
+    async def send(
+        self,
+        dname: str,
+        values: dict[str, float],
+        units: dict[str, str] | None = None,
+        x: float | None = None,
+    ) -> None:
         units = units or {}
         names = list(values)
         try:
-            self.logger.stream([values[n] for n in names], names, dname=dname, unit=[units.get(n, "") for n in names], x=None if x is None else [x] * len(names))
+            self.logger.stream(
+                [values[n] for n in names],
+                names,
+                dname=dname,
+                unit=[units.get(n, "") for n in names],
+                x=None if x is None else [x] * len(names),
+            )
         except (TypeError, ValueError) as exc:
             raise ClientError(str(exc)) from exc
 
@@ -231,7 +273,9 @@ class LocalClient:
     async def events_since(self, cursor: int = 0) -> list[EventInfo]:
         return events_of(self.logger, cursor)
 
-    async def add_event(self, text: str, dname: str = "", sname: str = "", priority: int = 0, id: str = "") -> None:
+    async def add_event(
+        self, text: str, dname: str = "", sname: str = "", priority: int = 0, id: str = ""
+    ) -> None:
         self.logger.event(text, sname=sname, dname=dname, priority=priority, id=id)
 
     async def clear_events(self) -> None:
@@ -244,7 +288,14 @@ class LocalClient:
             raise ClientError("scripting is not available in this logger")
         return auto
 
-    async def run_script(self, source: str, name: str = "script", mode: str = "once", samplerate: float | None = None, triggers: list[str] | None = None) -> ScriptInfo:
+    async def run_script(
+        self,
+        source: str,
+        name: str = "script",
+        mode: str = "once",
+        samplerate: float | None = None,
+        triggers: list[str] | None = None,
+    ) -> ScriptInfo:
         raise ClientError("scripting is not available in this logger")
 
     async def scripts(self) -> list[ScriptInfo]:
@@ -286,12 +337,21 @@ class LocalClient:
         return config_of(self.logger)
 
     # -- storage (filled in by rtoc_tui.core.storage) -----------------------------------------
-    async def query(self, name: str, xmin: float | None, xmax: float | None, max_n: int) -> SignalWindow:
+    async def query(
+        self, name: str, xmin: float | None, xmax: float | None, max_n: int
+    ) -> SignalWindow:
         buf = self.logger.store.get(name)
         if buf is None:
             raise ClientError(f"no signal named {name!r}")
         x, y = buf.window(xmin, xmax, max_n)
         return SignalWindow(name, buf.unit, x, y)
 
-    async def export(self, path: str, names: list[str] | None, xmin: float | None, xmax: float | None, fmt: str = "csv") -> str:
+    async def export(
+        self,
+        path: str,
+        names: list[str] | None,
+        xmin: float | None,
+        xmax: float | None,
+        fmt: str = "csv",
+    ) -> str:
         raise ClientError("export is not available in this logger")

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write_text
-from .schema import Config, ConfigError, check_value, from_json, iter_fields, lookup_field, parse_text_value
+from .schema import (
+    Config,
+    ConfigError,
+    check_value,
+    from_json,
+    iter_fields,
+    lookup_field,
+    parse_text_value,
+)
 
 DEFAULT_AUTORUN = ["Generator"]
 ENV_PREFIX = "RTOC_"
@@ -123,13 +131,17 @@ def read_config_file(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix or remove the file") from exc
+        raise ConfigError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix or remove the file"
+        ) from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a JSON object")
     return data
 
 
-def load_config(path: Path, env: Mapping[str, str] | None = None, cli: Mapping[str, Any] | None = None) -> LoadedConfig:
+def load_config(
+    path: Path, env: Mapping[str, str] | None = None, cli: Mapping[str, Any] | None = None
+) -> LoadedConfig:
     """Load and validate config.json, then apply RTOC_* env vars and CLI overrides."""
     data = read_config_file(path)
     try:
@@ -159,7 +171,11 @@ def set_value(cfg: Config, key: str, value: Any, source: str = "") -> Any:
     """Set a dotted key ('tcp.port') from a typed value or a string, validating it."""
     section_attr, field_attr, tp, _f = lookup_field(key)
     label = f"{source}: {key}" if source else key
-    value = parse_text_value(tp, value, label) if isinstance(value, str) else check_value(tp, value, label)
+    value = (
+        parse_text_value(tp, value, label)
+        if isinstance(value, str)
+        else check_value(tp, value, label)
+    )
     setattr(getattr(cfg, section_attr), field_attr, value)
     return value
 

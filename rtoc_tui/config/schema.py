@@ -26,12 +26,25 @@ def doc(text: str) -> dict[str, str]:
 class GlobalSection:
     """RTOC's global section."""
 
-    language: Literal["en", "de"] = field(default="en", metadata=doc("Language of messages (en, de)"))
-    recordLength: int = field(default=500_000, metadata=doc("Samples kept in memory per signal; the oldest drop out first"))
-    name: str = field(default="RTOC-Remote", metadata=doc("Name of this logger, shown to remote clients"))
-    globalActionsActivated: bool = field(default=False, metadata=doc("Run global actions (globalActions.json)"))
-    globalEventsActivated: bool = field(default=False, metadata=doc("Evaluate global events (globalEvents.json)"))
-    maxEvents: int = field(default=10_000, metadata=doc("Events kept in memory; the oldest drop out first"))
+    language: Literal["en", "de"] = field(
+        default="en", metadata=doc("Language of messages (en, de)")
+    )
+    recordLength: int = field(
+        default=500_000,
+        metadata=doc("Samples kept in memory per signal; the oldest drop out first"),
+    )
+    name: str = field(
+        default="RTOC-Remote", metadata=doc("Name of this logger, shown to remote clients")
+    )
+    globalActionsActivated: bool = field(
+        default=False, metadata=doc("Run global actions (globalActions.json)")
+    )
+    globalEventsActivated: bool = field(
+        default=False, metadata=doc("Evaluate global events (globalEvents.json)")
+    )
+    maxEvents: int = field(
+        default=10_000, metadata=doc("Events kept in memory; the oldest drop out first")
+    )
 
 
 @dataclass
@@ -40,39 +53,74 @@ class TcpSection:
 
     active: bool = field(default=False, metadata=doc("Run the TCP server"))
     port: int = field(default=5050, metadata=doc("TCP port"))
-    password: str = field(default="", metadata=doc("Password for AES encryption; empty means plain frames and loopback only"))
-    host: str = field(default="127.0.0.1", metadata=doc("Address to bind; anything but loopback needs a password (or insecure)"))
-    insecure: bool = field(default=False, metadata=doc("Allow binding a non-loopback address without a password (dangerous)"))
-    maxFrameBytes: int = field(default=64 * 1024 * 1024, metadata=doc("Largest accepted frame in bytes"))
-    knownHosts: dict[str, Any] = field(default_factory=dict, metadata=doc("Recently used remote hosts"))
-    remoteRefreshRate: float = field(default=1.0, metadata=doc("Refresh rate of a remote session in Hz (RTOC GUI)"))
+    password: str = field(
+        default="",
+        metadata=doc("Password for AES encryption; empty means plain frames and loopback only"),
+    )
+    host: str = field(
+        default="127.0.0.1",
+        metadata=doc("Address to bind; anything but loopback needs a password (or insecure)"),
+    )
+    insecure: bool = field(
+        default=False,
+        metadata=doc("Allow binding a non-loopback address without a password (dangerous)"),
+    )
+    maxFrameBytes: int = field(
+        default=64 * 1024 * 1024, metadata=doc("Largest accepted frame in bytes")
+    )
+    knownHosts: dict[str, Any] = field(
+        default_factory=dict, metadata=doc("Recently used remote hosts")
+    )
+    remoteRefreshRate: float = field(
+        default=1.0, metadata=doc("Refresh rate of a remote session in Hz (RTOC GUI)")
+    )
 
 
 @dataclass
 class PostgresqlSection:
     """RTOC's PostgreSQL connection; active selects PostgreSQL instead of SQLite for storage."""
 
-    active: bool = field(default=False, metadata=doc("Store recordings in PostgreSQL instead of SQLite"))
+    active: bool = field(
+        default=False, metadata=doc("Store recordings in PostgreSQL instead of SQLite")
+    )
     user: str = field(default="postgres", metadata=doc("PostgreSQL user"))
     password: str = field(default="", metadata=doc("PostgreSQL password"))
     host: str = field(default="127.0.0.1", metadata=doc("PostgreSQL server host"))
     port: int = field(default=5432, metadata=doc("PostgreSQL server port"))
     database: str = field(default="postgres", metadata=doc("PostgreSQL database name"))
-    onlyPush: bool = field(default=True, metadata=doc("RTOC: only push data to the database (kept for compatibility)"))
+    onlyPush: bool = field(
+        default=True, metadata=doc("RTOC: only push data to the database (kept for compatibility)")
+    )
 
 
 @dataclass
 class BackupSection:
     """Persistence of recordings (RTOC's backup section, see README for what changed)."""
 
-    active: bool = field(default=True, metadata=doc("Persist every sample and event (SQLite in data/, or PostgreSQL)"))
-    path: str = field(default="", metadata=doc("Folder of the SQLite database; empty means data/ in the user folder"))
-    clear: bool = field(default=False, metadata=doc("Clear in-memory samples after they were stored"))
-    autoIfFull: bool = field(default=True, metadata=doc("RTOC: back up when recordLength is reached (always true here)"))
+    active: bool = field(
+        default=True,
+        metadata=doc("Persist every sample and event (SQLite in data/, or PostgreSQL)"),
+    )
+    path: str = field(
+        default="",
+        metadata=doc("Folder of the SQLite database; empty means data/ in the user folder"),
+    )
+    clear: bool = field(
+        default=False, metadata=doc("Clear in-memory samples after they were stored")
+    )
+    autoIfFull: bool = field(
+        default=True, metadata=doc("RTOC: back up when recordLength is reached (always true here)")
+    )
     autoOnClose: bool = field(default=True, metadata=doc("Flush everything on shutdown"))
-    loadOnOpen: bool = field(default=True, metadata=doc("Restore the newest recordLength samples into memory on start"))
-    intervall: float = field(default=1.0, metadata=doc("Flush interval in seconds (RTOC: backup interval)"))
-    resample: float = field(default=0.0, metadata=doc("If not 0, resample signals to this rate in Hz before storing"))
+    loadOnOpen: bool = field(
+        default=True, metadata=doc("Restore the newest recordLength samples into memory on start")
+    )
+    intervall: float = field(
+        default=1.0, metadata=doc("Flush interval in seconds (RTOC: backup interval)")
+    )
+    resample: float = field(
+        default=0.0, metadata=doc("If not 0, resample signals to this rate in Hz before storing")
+    )
 
 
 @dataclass
@@ -82,7 +130,9 @@ class TelegramSection:
     active: bool = field(default=False, metadata=doc("Telegram bot (not supported; ignored)"))
     token: str = field(default="", metadata=doc("Telegram bot token (never sent to clients)"))
     default_eventlevel: int = field(default=0, metadata=doc("Default event level of new users"))
-    default_permission: str = field(default="blocked", metadata=doc("Default permission of new users"))
+    default_permission: str = field(
+        default="blocked", metadata=doc("Default permission of new users")
+    )
     inlineMenu: bool = field(default=False, metadata=doc("Inline menu"))
     onlyAdmin: bool = field(default=False, metadata=doc("Only admins may use the bot"))
 
@@ -92,28 +142,43 @@ class TuiSection:
     """The terminal UI."""
 
     refresh_hz: float = field(default=4.0, metadata=doc("How often the UI fetches new data (Hz)"))
-    plot_hz: float = field(default=10.0, metadata=doc("Plot refresh rate in Hz (RTOC: plotRate); lower it on a Pi"))
+    plot_hz: float = field(
+        default=10.0, metadata=doc("Plot refresh rate in Hz (RTOC: plotRate); lower it on a Pi")
+    )
     theme: str = field(default="textual-dark", metadata=doc("Textual theme name"))
-    signalInactivityTimeout: float = field(default=2.0, metadata=doc("Seconds without data after which a signal is marked inactive"))
-    xTimeBase: bool = field(default=True, metadata=doc("Plot time relative to now (else absolute clock time)"))
+    signalInactivityTimeout: float = field(
+        default=2.0, metadata=doc("Seconds without data after which a signal is marked inactive")
+    )
+    xTimeBase: bool = field(
+        default=True, metadata=doc("Plot time relative to now (else absolute clock time)")
+    )
     showEvents: bool = field(default=True, metadata=doc("Draw events as markers in plots"))
     plotLegendEnabled: bool = field(default=True, metadata=doc("Show the plot legend"))
     plotGridEnabled: bool = field(default=True, metadata=doc("Show the plot grid"))
-    keymap: dict[str, str] = field(default_factory=dict, metadata=doc("Key remapping: binding id -> keys"))
+    keymap: dict[str, str] = field(
+        default_factory=dict, metadata=doc("Key remapping: binding id -> keys")
+    )
 
 
 @dataclass
 class Config:
     """The whole config.json."""
 
-    global_: GlobalSection = field(default_factory=GlobalSection, metadata={"key": "global", "doc": "General settings"})
+    global_: GlobalSection = field(
+        default_factory=GlobalSection, metadata={"key": "global", "doc": "General settings"}
+    )
     tcp: TcpSection = field(default_factory=TcpSection, metadata=doc("TCP server"))
-    postgresql: PostgresqlSection = field(default_factory=PostgresqlSection, metadata=doc("PostgreSQL"))
+    postgresql: PostgresqlSection = field(
+        default_factory=PostgresqlSection, metadata=doc("PostgreSQL")
+    )
     backup: BackupSection = field(default_factory=BackupSection, metadata=doc("Persistence"))
-    telegram: TelegramSection = field(default_factory=TelegramSection, metadata=doc("Telegram (unsupported)"))
+    telegram: TelegramSection = field(
+        default_factory=TelegramSection, metadata=doc("Telegram (unsupported)")
+    )
     tui: TuiSection = field(default_factory=TuiSection, metadata=doc("Terminal UI"))
     devices: dict[str, dict[str, Any]] = field(
-        default_factory=dict, metadata=doc("Per-device settings: {DriverName: {port, address, samplerate, ...}}")
+        default_factory=dict,
+        metadata=doc("Per-device settings: {DriverName: {port, address, samplerate, ...}}"),
     )
 
     def to_json(self) -> dict[str, Any]:
@@ -158,7 +223,9 @@ def check_value(tp: Any, value: Any, path: str) -> Any:
                 return check_value(arg, value, path)
             except ConfigError:
                 continue
-        raise ConfigError(f"{path}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
+        raise ConfigError(
+            f"{path}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}"
+        )
     if tp is type(None):
         if value is not None:
             raise ConfigError(f"{path}: expected null")
@@ -167,7 +234,9 @@ def check_value(tp: Any, value: Any, path: str) -> Any:
         return value
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{path}: expected bool (true/false), got {type(value).__name__} {value!r}")
+            raise ConfigError(
+                f"{path}: expected bool (true/false), got {type(value).__name__} {value!r}"
+            )
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -192,7 +261,11 @@ def check_value(tp: Any, value: Any, path: str) -> Any:
         if not isinstance(value, list):
             raise ConfigError(f"{path}: expected a list, got {type(value).__name__}")
         args = typing.get_args(tp)
-        return [check_value(args[0], v, f"{path}[{i}]") for i, v in enumerate(value)] if args else list(value)
+        return (
+            [check_value(args[0], v, f"{path}[{i}]") for i, v in enumerate(value)]
+            if args
+            else list(value)
+        )
     if dataclasses.is_dataclass(tp):
         return from_json(tp, value, path)
     raise ConfigError(f"{path}: unsupported type {tp!r}")
@@ -253,7 +326,9 @@ def lookup_field(key: str) -> tuple[str, str, Any, dataclasses.Field[Any]]:
         for f in dataclasses.fields(stype):
             if json_key(f) == name:
                 return sf.name, f.name, shints[f.name], f
-        raise ConfigError(f"{key}: unknown key (known in {section_key}: {', '.join(json_key(f) for f in dataclasses.fields(stype))})")
+        raise ConfigError(
+            f"{key}: unknown key (known in {section_key}: {', '.join(json_key(f) for f in dataclasses.fields(stype))})"
+        )
     raise ConfigError(f"{key}: unknown section {section_key!r}")
 
 

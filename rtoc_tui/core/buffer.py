@@ -249,7 +249,13 @@ class SignalBuffer:
             if max_samples is not None and n > max_samples:
                 n = max_samples
             if n <= 0:
-                return ReadResult(np.empty(0), np.empty(0), max(cursor, self.written) if cursor <= self.written else self.written, missed, self.epoch)
+                return ReadResult(
+                    np.empty(0),
+                    np.empty(0),
+                    max(cursor, self.written) if cursor <= self.written else self.written,
+                    missed,
+                    self.epoch,
+                )
             offset = first - oldest
             alloc = len(self._x)
             idx0 = (self._start + offset) % alloc

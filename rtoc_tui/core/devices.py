@@ -100,7 +100,9 @@ def load_class(spec: DriverSpec) -> type[LoggerPlugin]:
         try:
             module = importlib.import_module(mod_name)
         except Exception as exc:
-            raise DeviceError(f"driver {spec.name}: import of {mod_name} failed: {type(exc).__name__}: {exc}") from exc
+            raise DeviceError(
+                f"driver {spec.name}: import of {mod_name} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         cls = getattr(module, attr or "Plugin", None)
     if not (isinstance(cls, type) and issubclass(cls, LoggerPlugin)):
         raise DeviceError(f"driver {spec.name}: no LoggerPlugin subclass (class Plugin) found")
@@ -110,7 +112,12 @@ def load_class(spec: DriverSpec) -> type[LoggerPlugin]:
 class DeviceManager:
     """Owns the running driver instances of one logger."""
 
-    def __init__(self, host: Any, devices_dir: Path | None, settings: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        host: Any,
+        devices_dir: Path | None,
+        settings: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         self._host = host
         self.devices_dir = devices_dir
         self.settings: dict[str, Mapping[str, Any]] = dict(settings or {})
@@ -160,10 +167,18 @@ class DeviceManager:
                 with construction_context(self._host, name, self.settings.get(name)):
                     plugin = cls(self._host)
             except Exception as exc:
-                reason = str(exc) if isinstance(exc, DeviceError) else f"{type(exc).__name__}: {exc}"
+                reason = (
+                    str(exc) if isinstance(exc, DeviceError) else f"{type(exc).__name__}: {exc}"
+                )
                 self._errors[name] = reason
                 log.error("device %s failed to start: %s", name, reason)
-                self._host.events.add(f"{name} failed to start: {reason}", dname=name, sname="error", priority=2, id="deviceError")
+                self._host.events.add(
+                    f"{name} failed to start: {reason}",
+                    dname=name,
+                    sname="error",
+                    priority=2,
+                    id="deviceError",
+                )
                 raise DeviceError(reason) from exc
             if plugin.devicename == "noDevice":
                 plugin.setDeviceName(name)
@@ -212,9 +227,21 @@ class DeviceManager:
             plugin = self._running.get(name)
             if plugin is not None:
                 state, reason = plugin._state
-                out.append(DeviceStatus(name, spec.source, state, reason, plugin.devicename, plugin.samplerate, _first_line(type(plugin).__doc__)))
+                out.append(
+                    DeviceStatus(
+                        name,
+                        spec.source,
+                        state,
+                        reason,
+                        plugin.devicename,
+                        plugin.samplerate,
+                        _first_line(type(plugin).__doc__),
+                    )
+                )
             elif name in self._errors:
-                out.append(DeviceStatus(name, spec.source, "error", self._errors[name], name, None, ""))
+                out.append(
+                    DeviceStatus(name, spec.source, "error", self._errors[name], name, None, "")
+                )
             else:
                 out.append(DeviceStatus(name, spec.source, "stopped", "", name, None, ""))
         return out

@@ -68,7 +68,11 @@ def stream(
     xs = _as_list(x)
     n = 0
     for i, yv in enumerate(ys):
-        u = units[i] if i < len(units) else (units[0] if len(units) == 1 and isinstance(unit, str) else None)
+        u = (
+            units[i]
+            if i < len(units)
+            else (units[0] if len(units) == 1 and isinstance(unit, str) else None)
+        )
         u = None if u is None else str(u)
         xv = xs[i] if i < len(xs) else None
         if isinstance(yv, (list, tuple, np.ndarray)):
@@ -78,7 +82,9 @@ def stream(
             else:
                 xa = np.asarray(xv, dtype=float).reshape(-1)
                 if len(xa) != len(ya):
-                    raise ValueError(f"signal {names[i]}: {len(ya)} y values but {len(xa)} x values")
+                    raise ValueError(
+                        f"signal {names[i]}: {len(ya)} y values but {len(xa)} x values"
+                    )
             store.append(dname, str(names[i]), xa, ya, u)
             n += len(ya)
         else:

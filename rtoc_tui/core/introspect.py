@@ -14,7 +14,9 @@ from typing import Any
 from .plugin import LoggerPlugin
 
 # Attributes of the base class that are plumbing, not device parameters.
-_HIDDEN_PARAMETERS = frozenset({"run", "smallGUI", "widget", "logger", "rtoc", "settings", "devicename"})
+_HIDDEN_PARAMETERS = frozenset(
+    {"run", "smallGUI", "widget", "logger", "rtoc", "settings", "devicename"}
+)
 _BASE_FUNCTIONS = frozenset(n for n in dir(LoggerPlugin) if not n.startswith("_"))
 
 
@@ -95,7 +97,9 @@ def parameters(plugin: Any) -> list[ParameterInfo]:
             value = f"<error: {exc}>"
         static = inspect.getattr_static(type(plugin), name, None)
         writable = not isinstance(static, property) or static.fset is not None
-        out.append(ParameterInfo(name, value, type(value).__name__, _doc_for(plugin, name), writable))
+        out.append(
+            ParameterInfo(name, value, type(value).__name__, _doc_for(plugin, name), writable)
+        )
     return out
 
 

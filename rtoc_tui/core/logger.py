@@ -52,7 +52,9 @@ class LoggerStatus:
 class Logger:
     """One RTOC logger instance."""
 
-    def __init__(self, home: Home, loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, home: Home, loaded: LoadedConfig, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.home = home
         self.loaded = loaded
         self.clock = clock
@@ -78,16 +80,42 @@ class Logger:
         return self.loaded.config
 
     # -- data in (TCP and scripts use these; drivers go through LoggerPlugin) -----------------
-    def stream(self, y: Any = None, snames: Any = None, dname: str = "noDevice", unit: Any = None, x: Any = None,
-               slist: Any = None, sdict: Any = None) -> int:
+    def stream(
+        self,
+        y: Any = None,
+        snames: Any = None,
+        dname: str = "noDevice",
+        unit: Any = None,
+        x: Any = None,
+        slist: Any = None,
+        sdict: Any = None,
+    ) -> int:
         return ingest.stream(self.store, dname, y, snames, unit, x, slist, sdict)
 
-    def plot(self, x: Any, y: Any, sname: str = "noName", dname: str = "noDevice", unit: str = "", hold: str = "off") -> None:
+    def plot(
+        self,
+        x: Any,
+        y: Any,
+        sname: str = "noName",
+        dname: str = "noDevice",
+        unit: str = "",
+        hold: str = "off",
+    ) -> None:
         self.store.plot(x, y, sname, dname, unit, hold=hold)
 
-    def event(self, text: str = "", sname: str = "", dname: str = "", priority: int = 0, id: str | None = None,
-              value: Any = None, x: float | None = None) -> Any:
-        return self.events.add(text, dname=dname, sname=sname, priority=priority, id=id, value=value, x=x)
+    def event(
+        self,
+        text: str = "",
+        sname: str = "",
+        dname: str = "",
+        priority: int = 0,
+        id: str | None = None,
+        value: Any = None,
+        x: float | None = None,
+    ) -> Any:
+        return self.events.add(
+            text, dname=dname, sname=sname, priority=priority, id=id, value=value, x=x
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
     def add_service(self, service: Service) -> None:
@@ -100,7 +128,13 @@ class Logger:
                 await svc.start()
             except Exception as exc:
                 log.error("service %s failed to start: %s", svc.name, exc)
-                self.event(f"{svc.name} failed to start: {exc}", dname="RTOC", sname=svc.name, priority=2, id="serviceError")
+                self.event(
+                    f"{svc.name} failed to start: {exc}",
+                    dname="RTOC",
+                    sname=svc.name,
+                    priority=2,
+                    id="serviceError",
+                )
                 raise
         if autorun:
             names = self.home.read_autorun()

@@ -26,7 +26,11 @@ class PersistentStore:
                 if isinstance(loaded, dict):
                     self._data = {str(k): dict(v) for k, v in loaded.items() if isinstance(v, dict)}
             except (OSError, ValueError) as exc:
-                log.error("%s is unreadable (%s); persistent variables start empty and the file is left as it is", path, exc)
+                log.error(
+                    "%s is unreadable (%s); persistent variables start empty and the file is left as it is",
+                    path,
+                    exc,
+                )
                 self.path = None  # never overwrite a broken file
 
     def load(self, dname: str, name: str, fallback: Any = None) -> Any:

@@ -113,7 +113,9 @@ class LoggerPlugin:
         sdict {dname: {sname: [y, unit]}}. x defaults to now. Returns True when stored."""
         host = self._host
         if host is None:
-            log.error("STREAM_ERROR: cannot stream signals, plugin %s has no logger", self._devicename)
+            log.error(
+                "STREAM_ERROR: cannot stream signals, plugin %s has no logger", self._devicename
+            )
             return False
         if dname is None:
             dname = self._devicename
@@ -195,7 +197,11 @@ class LoggerPlugin:
 
     # -- timer ------------------------------------------------------------------------------
     def setPerpetualTimer(
-        self, fun: Callable[[], Any], samplerate: float | None = None, interval: float | None = None, old: bool = False
+        self,
+        fun: Callable[[], Any],
+        samplerate: float | None = None,
+        interval: float | None = None,
+        old: bool = False,
     ) -> bool:
         """Configure the function called periodically after start()."""
         if samplerate is None and interval is None:
@@ -286,7 +292,9 @@ class LoggerPlugin:
             failures = self._failures
         if first:
             log.error("device %s failed: %s", self._devicename, reason, exc_info=failures == 1)
-            self.event(f"{self._devicename} error: {reason}", sname="error", priority=2, id="deviceError")
+            self.event(
+                f"{self._devicename} error: {reason}", sname="error", priority=2, id="deviceError"
+            )
         else:
             log.debug("device %s still failing (%d): %s", self._devicename, failures, reason)
         return min(BACKOFF_MAX_S, 0.5 * 2 ** (failures - 1))
@@ -320,16 +328,22 @@ class LoggerPlugin:
     def _persistent(self) -> Any:
         return getattr(self._host, "persistent", None)
 
-    def initPersistentVariable(self, parname: str, value: Any = None, dname: str | None = None) -> Any:
+    def initPersistentVariable(
+        self, parname: str, value: Any = None, dname: str | None = None
+    ) -> Any:
         """Return the stored value of parname (storing `value` first if there is none)."""
         store = self._persistent()
         if store is None:
             return value
         return store.init(dname or self._devicename, parname, value)
 
-    def loadPersistentVariable(self, parname: str, fallback: Any = None, dname: str | None = None) -> Any:
+    def loadPersistentVariable(
+        self, parname: str, fallback: Any = None, dname: str | None = None
+    ) -> Any:
         store = self._persistent()
-        return fallback if store is None else store.load(dname or self._devicename, parname, fallback)
+        return (
+            fallback if store is None else store.load(dname or self._devicename, parname, fallback)
+        )
 
     def savePersistentVariable(self, parname: str, value: Any, dname: str | None = None) -> bool:
         store = self._persistent()
@@ -363,13 +377,17 @@ class LoggerPlugin:
         """RTOC GUI hook; nothing to do here."""
 
     def telegram_send_message(self, text: str, *args: Any, **kwargs: Any) -> None:
-        log.warning("Telegram is not supported; message from %s dropped: %s", self._devicename, text)
+        log.warning(
+            "Telegram is not supported; message from %s dropped: %s", self._devicename, text
+        )
 
     def telegram_send_photo(self, path: str, *args: Any, **kwargs: Any) -> None:
         log.warning("Telegram is not supported; photo from %s dropped: %s", self._devicename, path)
 
     def telegram_send_document(self, path: str, *args: Any, **kwargs: Any) -> None:
-        log.warning("Telegram is not supported; document from %s dropped: %s", self._devicename, path)
+        log.warning(
+            "Telegram is not supported; document from %s dropped: %s", self._devicename, path
+        )
 
     def telegram_send_plot(self, *args: Any, **kwargs: Any) -> None:
         log.warning("Telegram is not supported; plot from %s dropped", self._devicename)
@@ -399,7 +417,9 @@ class _PerpetualTimer:
             return
         self._stop = threading.Event()
         name = f"rtoc-{self._plugin.devicename}"
-        self._thread = threading.Thread(target=self._loop, args=(self._stop,), name=name, daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, args=(self._stop,), name=name, daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -409,7 +429,9 @@ class _PerpetualTimer:
         if t is not None and t is not threading.current_thread():
             t.join(timeout)
             if t.is_alive():
-                log.warning("timer of %s did not stop within %.0f s", self._plugin.devicename, timeout)
+                log.warning(
+                    "timer of %s did not stop within %.0f s", self._plugin.devicename, timeout
+                )
         self._thread = None
 
     def wake(self) -> None:

@@ -39,17 +39,27 @@ class Setting:
             value = float(value)
         if want is int and isinstance(value, float) and value.is_integer():
             value = int(value)
-        if want is bool and isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        if (
+            want is bool
+            and isinstance(value, str)
+            and value.lower() in ("true", "false", "1", "0", "yes", "no", "on", "off")
+        ):
             value = value.lower() in ("true", "1", "yes", "on")
         elif isinstance(value, str) and want in (int, float):
             try:
                 value = want(value, 0) if want is int else want(value)
             except ValueError:
                 raise SettingsError(f"{path}: expected {want.__name__}, got {value!r}") from None
-        if want is not type(None) and not (isinstance(value, want) and not (want is int and isinstance(value, bool))):
-            raise SettingsError(f"{path}: expected {want.__name__}, got {type(value).__name__} {value!r}")
+        if want is not type(None) and not (
+            isinstance(value, want) and not (want is int and isinstance(value, bool))
+        ):
+            raise SettingsError(
+                f"{path}: expected {want.__name__}, got {type(value).__name__} {value!r}"
+            )
         if self.choices is not None and value not in self.choices:
-            raise SettingsError(f"{path}: must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
+            raise SettingsError(
+                f"{path}: must be one of {', '.join(map(repr, self.choices))}, got {value!r}"
+            )
         if self.minimum is not None and value < self.minimum:
             raise SettingsError(f"{path}: must be >= {self.minimum}, got {value!r}")
         if self.maximum is not None and value > self.maximum:
@@ -58,7 +68,10 @@ class Setting:
 
 
 def validate_settings(
-    driver: str, declared: Mapping[str, Setting], given: Mapping[str, Any] | None, where: str = "config.json"
+    driver: str,
+    declared: Mapping[str, Setting],
+    given: Mapping[str, Any] | None,
+    where: str = "config.json",
 ) -> dict[str, Any]:
     """Defaults overlaid with the given values, each validated; unknown keys are errors."""
     given = dict(given or {})

@@ -108,12 +108,24 @@ class SignalStore:
         out = []
         for b in self.buffers():
             out.append(
-                SignalInfo(b.id, b.dname, b.sname, b.unit, len(b), b.written, b.epoch, b.updated, b.latest())
+                SignalInfo(
+                    b.id,
+                    b.dname,
+                    b.sname,
+                    b.unit,
+                    len(b),
+                    b.written,
+                    b.epoch,
+                    b.updated,
+                    b.latest(),
+                )
             )
         return out
 
     # -- writing ---------------------------------------------------------------------------
-    def append_one(self, dname: str, sname: str, x: float, y: float, unit: str | None = None) -> None:
+    def append_one(
+        self, dname: str, sname: str, x: float, y: float, unit: str | None = None
+    ) -> None:
         """The single-sample hot path used by stream()."""
         buf = self._signals.get((dname, sname))
         if buf is None or (unit is not None and unit != buf.unit):
@@ -132,7 +144,9 @@ class SignalStore:
             self._notify(buf, len(xa))
         return buf
 
-    def plot(self, x, y, sname: str, dname: str, unit: str | None = None, hold: str = "off") -> SignalBuffer:
+    def plot(
+        self, x, y, sname: str, dname: str, unit: str | None = None, hold: str = "off"
+    ) -> SignalBuffer:
         """RTOC's plot(): hold off replaces, on appends, mergeX/mergeY add only new x/y values."""
         if hold not in HOLD_MODES:
             raise ValueError(f"hold must be one of {', '.join(HOLD_MODES)}, not {hold!r}")
