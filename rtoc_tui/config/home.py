@@ -18,6 +18,7 @@ from ..atomic import atomic_write_text
 from .schema import (
     Config,
     ConfigError,
+    check_limits,
     check_value,
     from_json,
     iter_fields,
@@ -169,13 +170,14 @@ def load_config(
 
 def set_value(cfg: Config, key: str, value: Any, source: str = "") -> Any:
     """Set a dotted key ('tcp.port') from a typed value or a string, validating it."""
-    section_attr, field_attr, tp, _f = lookup_field(key)
+    section_attr, field_attr, tp, f = lookup_field(key)
     label = f"{source}: {key}" if source else key
     value = (
         parse_text_value(tp, value, label)
         if isinstance(value, str)
         else check_value(tp, value, label)
     )
+    check_limits(f, value, label)
     setattr(getattr(cfg, section_attr), field_attr, value)
     return value
 

@@ -18,8 +18,9 @@ class ConfigError(ValueError):
     """config.json (or a value for it) is invalid; the message names the file and key path."""
 
 
-def doc(text: str) -> dict[str, str]:
-    return {"doc": text}
+def doc(text: str, **limits: float) -> dict[str, Any]:
+    """Field metadata: its docstring, plus optional limits ge/gt/le checked on load and save."""
+    return {"doc": text, **limits}
 
 
 @dataclass
@@ -31,7 +32,7 @@ class GlobalSection:
     )
     recordLength: int = field(
         default=500_000,
-        metadata=doc("Samples kept in memory per signal; the oldest drop out first"),
+        metadata=doc("Samples kept in memory per signal; the oldest drop out first", ge=1),
     )
     name: str = field(
         default="RTOC-Remote", metadata=doc("Name of this logger, shown to remote clients")
@@ -43,7 +44,7 @@ class GlobalSection:
         default=False, metadata=doc("Evaluate global events (globalEvents.json)")
     )
     maxEvents: int = field(
-        default=10_000, metadata=doc("Events kept in memory; the oldest drop out first")
+        default=10_000, metadata=doc("Events kept in memory; the oldest drop out first", ge=1)
     )
 
 
@@ -52,7 +53,7 @@ class TcpSection:
     """RTOC's TCP server (jsonsocket wire format)."""
 
     active: bool = field(default=False, metadata=doc("Run the TCP server"))
-    port: int = field(default=5050, metadata=doc("TCP port"))
+    port: int = field(default=5050, metadata=doc("TCP port", ge=1, le=65535))
     password: str = field(
         default="",
         metadata=doc("Password for AES encryption; empty means plain frames and loopback only"),
@@ -86,7 +87,7 @@ class PostgresqlSection:
     user: str = field(default="postgres", metadata=doc("PostgreSQL user"))
     password: str = field(default="", metadata=doc("PostgreSQL password"))
     host: str = field(default="127.0.0.1", metadata=doc("PostgreSQL server host"))
-    port: int = field(default=5432, metadata=doc("PostgreSQL server port"))
+    port: int = field(default=5432, metadata=doc("PostgreSQL server port", ge=1, le=65535))
     database: str = field(default="postgres", metadata=doc("PostgreSQL database name"))
     onlyPush: bool = field(
         default=True, metadata=doc("RTOC: only push data to the database (kept for compatibility)")
@@ -141,9 +142,12 @@ class TelegramSection:
 class TuiSection:
     """The terminal UI."""
 
-    refresh_hz: float = field(default=4.0, metadata=doc("How often the UI fetches new data (Hz)"))
+    refresh_hz: float = field(
+        default=4.0, metadata=doc("How often the UI fetches new data (Hz)", gt=0)
+    )
     plot_hz: float = field(
-        default=10.0, metadata=doc("Plot refresh rate in Hz (RTOC: plotRate); lower it on a Pi")
+        default=10.0,
+        metadata=doc("Plot refresh rate in Hz (RTOC: plotRate); lower it on a Pi", gt=0),
     )
     theme: str = field(default="textual-dark", metadata=doc("Textual theme name"))
     signalInactivityTimeout: float = field(
@@ -285,8 +289,23 @@ def from_json(cls: type, data: Any, path: str = "") -> Any:
     kwargs = {}
     for key, f in fields.items():
         if key in data:
-            kwargs[f.name] = check_value(hints[f.name], data[key], f"{path}.{key}" if path else key)
+            where = f"{path}.{key}" if path else key
+            kwargs[f.name] = check_limits(f, check_value(hints[f.name], data[key], where), where)
     return cls(**kwargs)
+
+
+def check_limits(f: dataclasses.Field[Any], value: Any, path: str) -> Any:
+    """Check value against the field's optional ge/gt/le limits (see `doc`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    meta = f.metadata
+    if "ge" in meta and value < meta["ge"]:
+        raise ConfigError(f"{path}: must be at least {meta['ge']:g}, got {value!r}")
+    if "gt" in meta and value <= meta["gt"]:
+        raise ConfigError(f"{path}: must be greater than {meta['gt']:g}, got {value!r}")
+    if "le" in meta and value > meta["le"]:
+        raise ConfigError(f"{path}: must be at most {meta['le']:g}, got {value!r}")
+    return value
 
 
 def to_json(obj: Any) -> Any:
