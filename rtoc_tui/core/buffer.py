@@ -47,6 +47,7 @@ class SignalBuffer:
         "_count",
         "written",
         "epoch",
+        "replaced",
         "updated",
         "lock",
     )
@@ -66,6 +67,7 @@ class SignalBuffer:
         self._count = 0
         self.written = 0
         self.epoch = 0
+        self.replaced = 0  # cursor where the newest replace() began (storage drops older samples)
         self.updated = 0.0  # wall clock of the last append (inactivity mark)
         self.lock = threading.Lock()
 
@@ -161,6 +163,7 @@ class SignalBuffer:
             self._start = 0
             self._count = 0
             self.epoch += 1
+            self.replaced = self.written
             if len(x):
                 self._append_locked(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
             self.updated = time.time()
@@ -174,6 +177,16 @@ class SignalBuffer:
             alloc = min(self._capacity, _MIN_ALLOC)
             self._x = np.empty(alloc)
             self._y = np.empty(alloc)
+
+    def drop_before(self, cursor: int) -> int:
+        """Drop the samples before `cursor` from memory (backup.clear); returns how many."""
+        with self.lock:
+            oldest = self.written - self._count
+            k = min(self._count, max(0, cursor - oldest))
+            if k:
+                self._start = (self._start + k) % len(self._x)
+                self._count -= k
+            return k
 
     def resize(self, capacity: int) -> None:
         """Change the capacity at runtime, keeping the newest samples."""

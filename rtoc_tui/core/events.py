@@ -80,8 +80,9 @@ class EventLog:
         id: str | None = None,
         value: Any = None,
         x: float | None = None,
+        notify: bool = True,
     ) -> Event:
-        """Record an event and notify listeners (in the caller's thread)."""
+        """Record an event and notify listeners (in the caller's thread) unless notify is False."""
         try:
             prio = int(priority)
         except (TypeError, ValueError):
@@ -100,7 +101,7 @@ class EventLog:
                 value=value,
             )
             self._events.append(ev)
-        for fn in self._listeners:
+        for fn in self._listeners if notify else ():
             try:
                 fn(ev)
             except Exception:

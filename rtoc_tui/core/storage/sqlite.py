@@ -1,0 +1,154 @@
+"""SQLite engine: one file in the user folder's data/ (or backup.path), WAL mode.
+
+WAL lets the UI and exports read while the flusher writes, and a commit is one append to the
+WAL file: after kill -9 every committed flush is there. synchronous=NORMAL fsyncs at checkpoints
+only, so a *power cut* may lose the last flushes but never corrupts the file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from . import blocks as B
+from .base import StorageEngine
+
+FILE_NAME = "rtoc.sqlite"
+PAGE_SIZE = 16_384  # fewer overflow pages per 80 KB blob than 4096: faster range reads
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS rtoc_meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS rtoc_loggers (id INTEGER PRIMARY KEY, uid TEXT UNIQUE NOT NULL, name TEXT, created REAL);
+CREATE TABLE IF NOT EXISTS rtoc_signals (
+    id INTEGER PRIMARY KEY, logger_id INTEGER NOT NULL, dname TEXT NOT NULL, sname TEXT NOT NULL,
+    unit TEXT, max_span REAL NOT NULL DEFAULT 0, UNIQUE (logger_id, dname, sname));
+CREATE TABLE IF NOT EXISTS rtoc_blocks (
+    id INTEGER PRIMARY KEY, signal_id INTEGER NOT NULL, level INTEGER NOT NULL, xmin REAL NOT NULL,
+    xmax REAL NOT NULL, n INTEGER NOT NULL, ymin REAL, ymax REAL, summary BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS rtoc_blocks_signal_x ON rtoc_blocks (signal_id, xmin);
+CREATE TABLE IF NOT EXISTS rtoc_block_data (id INTEGER PRIMARY KEY, x BLOB NOT NULL, y BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS rtoc_events (
+    id INTEGER PRIMARY KEY, logger_id INTEGER NOT NULL, x REAL NOT NULL, text TEXT, dname TEXT,
+    sname TEXT, priority INTEGER NOT NULL DEFAULT 0, event_id TEXT, value TEXT);
+CREATE INDEX IF NOT EXISTS rtoc_events_x ON rtoc_events (logger_id, x);
+"""
+
+
+def sqlite_path(folder_or_file: str | Path) -> Path:
+    """The database file for backup.path: a folder gets rtoc.sqlite, a *.sqlite/*.db path is used as is."""
+    p = Path(folder_or_file).expanduser()
+    if p.suffix in (".sqlite", ".sqlite3", ".db"):
+        return p
+    return p / FILE_NAME
+
+
+class SqliteEngine(StorageEngine):
+    """Blocks and events in one SQLite file."""
+
+    kind = "sqlite"
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout_s: float = 1.0,
+        pragmas: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
+        # extra per-connection pragmas (tests cap max_page_count to simulate a full disk)
+        self.pragmas: dict[str, Any] = dict(pragmas or {})
+
+    def describe(self) -> str:
+        return f"sqlite {self.path}"
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+        try:
+            if new:
+                conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise sqlite3.OperationalError(f"cannot switch to WAL mode (got {mode})")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(
+                "PRAGMA journal_size_limit = 67108864"
+            )  # keep the WAL file at most 64 MB after checkpoints
+            conn.execute("PRAGMA foreign_keys = OFF")
+            for key, value in self.pragmas.items():
+                conn.execute(f"PRAGMA {key} = {int(value)}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _create_schema(self, conn: Any) -> None:
+        conn.executescript(SCHEMA)
+        conn.execute(
+            "INSERT OR IGNORE INTO rtoc_meta (key, value) VALUES ('schema_version', ?)",
+            (str(self.schema_version),),
+        )
+
+    @contextmanager
+    def _tx(self, conn: Any) -> Iterator[Any]:
+        cur = conn.cursor()
+        # IMMEDIATE takes the write lock up front: a locked file fails here, not mid-transaction
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite may already have rolled back (e.g. after SQLITE_FULL)
+            raise
+        else:
+            cur.execute("COMMIT")
+
+    def _register_logger(self, cur: Any) -> int:
+        # One file belongs to one user folder: its logger is always row 1.
+        cur.execute(
+            "INSERT OR IGNORE INTO rtoc_loggers (id, uid, name, created) VALUES (1, 'local', '', strftime('%s','now'))"
+        )
+        return 1
+
+    def _insert_blocks(self, cur: Any, sig_id: int, blocks: list[B.Block]) -> None:
+        for b in blocks:
+            cur.execute(
+                "INSERT INTO rtoc_blocks (signal_id, level, xmin, xmax, n, ymin, ymax, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (sig_id, b.level, b.xmin, b.xmax, b.n, b.ymin, b.ymax, b.summary),
+            )
+            cur.execute(
+                "INSERT INTO rtoc_block_data (id, x, y) VALUES (?, ?, ?)", (cur.lastrowid, b.x, b.y)
+            )
+
+    def _classify(self, exc: BaseException) -> str:
+        text = str(exc)
+        low = text.lower()
+        if "disk is full" in low or "no space" in low:
+            return f"disk full: cannot write {self.path} ({text})"
+        if "locked" in low or "busy" in low:
+            return f"database locked by another process: {self.path} ({text})"
+        if "not a database" in low or "malformed" in low or "corrupt" in low:
+            return (
+                f"database file is corrupt: {self.path} ({text}); move it away to start a new one"
+            )
+        if "unable to open" in low or "readonly" in low or "permission" in low:
+            return f"cannot open {self.path} ({text})"
+        return f"{self.path}: {type(exc).__name__}: {text}"
+
+    def size_bytes(self) -> int | None:
+        total = 0
+        for suffix in ("", "-wal"):
+            p = Path(str(self.path) + suffix)
+            if p.exists():
+                total += p.stat().st_size
+        return total
