@@ -75,6 +75,24 @@ class TcpSection:
     remoteRefreshRate: float = field(
         default=1.0, metadata=doc("Refresh rate of a remote session in Hz (RTOC GUI)")
     )
+    readTimeout: float = field(
+        default=10.0,
+        metadata=doc(
+            "Seconds a client may stall inside a frame, or before its first request, "
+            "before it is disconnected",
+            gt=0,
+        ),
+    )
+    idleTimeout: float = field(
+        default=600.0,
+        metadata=doc(
+            "Seconds an open connection may stay silent between requests (0: no limit)", ge=0
+        ),
+    )
+    maxClients: int = field(
+        default=256,
+        metadata=doc("Most simultaneous TCP connections; further ones are refused", ge=1),
+    )
 
 
 @dataclass
