@@ -341,7 +341,7 @@ class StorageEngine:
                         )
                         cur.execute(
                             self._q(
-                                "UPDATE rtoc_blocks SET level = ?, xmin = ?, xmax = ?, n = ?, ymin = ?, ymax = ?, summary = ? WHERE id = ?"
+                                "UPDATE rtoc_blocks SET level = ?, xlo = ?, xhi = ?, n = ?, ylo = ?, yhi = ?, summary = ? WHERE id = ?"
                             ),
                             (
                                 blk.level,
@@ -390,7 +390,7 @@ class StorageEngine:
     def signals(self) -> list[StoredSignal]:
         """Stored signals of this logger with sample count and x range."""
         rows = self._read(
-            "SELECT s.id, s.dname, s.sname, s.unit, COALESCE(SUM(b.n), 0), MIN(b.xmin), MAX(b.xmax) "
+            "SELECT s.id, s.dname, s.sname, s.unit, COALESCE(SUM(b.n), 0), MIN(b.xlo), MAX(b.xhi) "
             "FROM rtoc_signals s LEFT JOIN rtoc_blocks b ON b.signal_id = s.id WHERE s.logger_id = ? "
             "GROUP BY s.id, s.dname, s.sname, s.unit ORDER BY s.id",
             (self.logger_id,),
@@ -422,14 +422,14 @@ class StorageEngine:
         where = ["signal_id = ?"]
         params: list[Any] = [sig_id]
         if hi is not None:
-            where.append("xmin <= ?")
+            where.append("xlo <= ?")
             params.append(hi)
         if lo is not None:
-            # the index is on xmin: bound it below by the widest block of this signal
-            where.append("xmin >= ? AND xmax >= ?")
+            # the index is on xlo: bound it below by the widest block of this signal
+            where.append("xlo >= ? AND xhi >= ?")
             params += [lo - self._span(sig_id), lo]
         rows = self._read(
-            f"SELECT id, xmin, xmax, n, ymin, ymax, summary FROM rtoc_blocks WHERE {' AND '.join(where)} ORDER BY xmin",
+            f"SELECT id, xlo, xhi, n, ylo, yhi, summary FROM rtoc_blocks WHERE {' AND '.join(where)} ORDER BY xlo",
             params,
         )
         return [
@@ -524,10 +524,10 @@ class StorageEngine:
         params: list[Any] = [self.logger_id]
         if xmin is not None:
             where.append("x >= ?")
-            params.append(xmin)
+            params.append(xlo)
         if xmax is not None:
             where.append("x <= ?")
-            params.append(xmax)
+            params.append(xhi)
         order = "DESC" if newest else "ASC"
         lim = f" LIMIT {int(limit)}" if limit else ""
         rows = self._read(

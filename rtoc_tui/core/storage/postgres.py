@@ -25,9 +25,9 @@ SCHEMA = [
         id SERIAL PRIMARY KEY, logger_id INTEGER NOT NULL REFERENCES rtoc_loggers (id), dname TEXT NOT NULL,
         sname TEXT NOT NULL, unit TEXT, max_span DOUBLE PRECISION NOT NULL DEFAULT 0, UNIQUE (logger_id, dname, sname))""",
     """CREATE TABLE IF NOT EXISTS rtoc_blocks (
-        id BIGSERIAL PRIMARY KEY, signal_id INTEGER NOT NULL, level SMALLINT NOT NULL, xmin DOUBLE PRECISION NOT NULL,
-        xmax DOUBLE PRECISION NOT NULL, n INTEGER NOT NULL, ymin DOUBLE PRECISION, ymax DOUBLE PRECISION, summary BYTEA NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS rtoc_blocks_signal_x ON rtoc_blocks (signal_id, xmin)",
+        id BIGSERIAL PRIMARY KEY, signal_id INTEGER NOT NULL, level SMALLINT NOT NULL, xlo DOUBLE PRECISION NOT NULL,
+        xhi DOUBLE PRECISION NOT NULL, n INTEGER NOT NULL, ylo DOUBLE PRECISION, yhi DOUBLE PRECISION, summary BYTEA NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS rtoc_blocks_signal_x ON rtoc_blocks (signal_id, xlo)",
     "CREATE TABLE IF NOT EXISTS rtoc_block_data (id BIGINT PRIMARY KEY, x BYTEA NOT NULL, y BYTEA NOT NULL)",
     # float64 samples do not compress: skip pglz, store out of line as they come
     "ALTER TABLE rtoc_block_data ALTER COLUMN x SET STORAGE EXTERNAL",
@@ -113,7 +113,7 @@ class PostgresEngine(StorageEngine):
         )
         ids = [int(r[0]) for r in cur.fetchall()]
         with cur.copy(
-            "COPY rtoc_blocks (id, signal_id, level, xmin, xmax, n, ymin, ymax, summary) FROM STDIN (FORMAT BINARY)"
+            "COPY rtoc_blocks (id, signal_id, level, xlo, xhi, n, ylo, yhi, summary) FROM STDIN (FORMAT BINARY)"
         ) as cp:
             cp.set_types(
                 ["int8", "int4", "int2", "float8", "float8", "int4", "float8", "float8", "bytea"]

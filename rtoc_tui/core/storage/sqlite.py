@@ -26,9 +26,9 @@ CREATE TABLE IF NOT EXISTS rtoc_signals (
     id INTEGER PRIMARY KEY, logger_id INTEGER NOT NULL, dname TEXT NOT NULL, sname TEXT NOT NULL,
     unit TEXT, max_span REAL NOT NULL DEFAULT 0, UNIQUE (logger_id, dname, sname));
 CREATE TABLE IF NOT EXISTS rtoc_blocks (
-    id INTEGER PRIMARY KEY, signal_id INTEGER NOT NULL, level INTEGER NOT NULL, xmin REAL NOT NULL,
-    xmax REAL NOT NULL, n INTEGER NOT NULL, ymin REAL, ymax REAL, summary BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS rtoc_blocks_signal_x ON rtoc_blocks (signal_id, xmin);
+    id INTEGER PRIMARY KEY, signal_id INTEGER NOT NULL, level INTEGER NOT NULL, xlo REAL NOT NULL,
+    xhi REAL NOT NULL, n INTEGER NOT NULL, ylo REAL, yhi REAL, summary BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS rtoc_blocks_signal_x ON rtoc_blocks (signal_id, xlo);
 CREATE TABLE IF NOT EXISTS rtoc_block_data (id INTEGER PRIMARY KEY, x BLOB NOT NULL, y BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS rtoc_events (
     id INTEGER PRIMARY KEY, logger_id INTEGER NOT NULL, x REAL NOT NULL, text TEXT, dname TEXT,
@@ -123,7 +123,7 @@ class SqliteEngine(StorageEngine):
     def _insert_blocks(self, cur: Any, sig_id: int, blocks: list[B.Block]) -> None:
         for b in blocks:
             cur.execute(
-                "INSERT INTO rtoc_blocks (signal_id, level, xmin, xmax, n, ymin, ymax, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO rtoc_blocks (signal_id, level, xlo, xhi, n, ylo, yhi, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (sig_id, b.level, b.xmin, b.xmax, b.n, b.ymin, b.ymax, b.summary),
             )
             cur.execute(
