@@ -524,10 +524,10 @@ class StorageEngine:
         params: list[Any] = [self.logger_id]
         if xmin is not None:
             where.append("x >= ?")
-            params.append(xlo)
+            params.append(xmin)
         if xmax is not None:
             where.append("x <= ?")
-            params.append(xhi)
+            params.append(xmax)
         order = "DESC" if newest else "ASC"
         lim = f" LIMIT {int(limit)}" if limit else ""
         rows = self._read(
