@@ -400,7 +400,9 @@ class Otii(LoggerPlugin):
 
         def status(a: arc.Arc) -> dict:
             if self._battery is None:
-                raise OtiiError("the supply is not in battery-emulator mode (set battery_profile)")
+                raise OtiiRefused(
+                    "the supply is not in battery-emulator mode (set battery_profile)"
+                )
             return {
                 "soc": self._battery.get_soc(),
                 "used_capacity": self._battery.get_used_capacity(),
@@ -562,7 +564,7 @@ class Otii(LoggerPlugin):
             free = [lic for lic in fits if not lic.get("reserved_to")]
             if not free:
                 have = ", ".join(f"{lic.get('type')}#{lic.get('id')}" for lic in licences) or "none"
-                raise OtiiError(f"no free {kind} licence on the Otii account (licences: {have})")
+                raise OtiiRefused(f"no free {kind} licence on the Otii account (licences: {have})")
             o.reserve_license(free[0]["id"])
             self._reserved.append(free[0]["id"])
 
@@ -667,6 +669,8 @@ class Otii(LoggerPlugin):
             self._last_data = now
         elif now - self._last_data > 1.0:
             self._step = "check recording"
+            if not a.is_connected():  # USB cable pulled: reconnecting finds it again
+                raise OtiiError(f"device {a.name} ({a.id}) disconnected from the Otii server")
             if not rec.is_running():  # stopped in the Otii app: keep showing live values
                 self._recording = None
                 self._want_recording = False
@@ -692,7 +696,7 @@ class Otii(LoggerPlugin):
             last = self._project.get_last_recording()
             if last is not None:
                 return last
-        raise OtiiError("no recording (start one with start_recording())")
+        raise OtiiRefused("no recording (start one with start_recording())")
 
     def _checked(self, key: str, value: Any) -> float:
         spec = self.SETTINGS[key]

@@ -390,6 +390,9 @@ class OtiiEmulator:
         """Simulate plugging or unplugging a device's USB cable (the server keeps running)."""
         with self.lock:
             self.devices[device_id].connected = connected
+            rec = self._running()
+            if not connected and rec is not None and any(d == device_id for d, _ in rec.channels):
+                rec.stop = self.clock()  # a recording cannot go on without its device
 
     def device(self, index: int = 0) -> EmulatedDevice:
         """The index-th emulated device (for assertions in tests)."""
@@ -587,6 +590,15 @@ class OtiiEmulator:
                 "trans_id": trans_id,
                 "errorcode": exc.errorcode,
                 "data": exc.data,
+            }
+        except Exception as exc:  # an emulator bug must cost one request, not the server thread
+            log.exception("Otii emulator: %s failed", cmd)
+            reply = {
+                "type": "error",
+                "cmd": cmd,
+                "trans_id": trans_id,
+                "errorcode": "Command failure",
+                "data": {"message": f"{type(exc).__name__}: {exc}"},
             }
         if cmd == "otii_shutdown" and reply["type"] == "response":
             self._drop(conn)  # the real server exits without replying

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -259,6 +261,25 @@ def test_unplug_then_reconnect_resumes(
     assert emu.connections_accepted >= 2
 
 
+def test_device_usb_unplug_while_server_runs(
+    logger: Logger, emu: OtiiEmulator, start_otii, monkeypatch
+) -> None:
+    monkeypatch.setattr(plugin_mod, "BACKOFF_MAX_S", 0.05)
+    dev = start_otii()
+    wait_for(lambda: count(logger, "MainCurrent") > 0)
+    first = dev._rec_id
+    emu.connect_device(emu.device().device_id, False)
+    err = wait_for(lambda: events(logger, "deviceError"))
+    assert "device Arc I" in err[0].text and "disconnected" in err[0].text
+    emu.connect_device(emu.device().device_id, True)
+    wait_for(lambda: events(logger, "deviceRecovered"))
+    n = count(logger, "MainCurrent")
+    wait_for(lambda: count(logger, "MainCurrent") > n + 100)
+    assert dev._rec_id != first and emu._running().id == dev._rec_id  # a new recording
+    with pytest.raises(OtiiRefused, match="battery-emulator mode"):
+        dev.battery_status()
+
+
 @pytest.mark.parametrize("kind", ["json", "bytes", "trans_id"])
 def test_garbage_reply_is_an_error_then_recovers(
     logger, emu: OtiiEmulator, start_otii, monkeypatch, kind
@@ -425,3 +446,15 @@ def test_emulator_parse_errors(emu: OtiiEmulator) -> None:
         )
         line = f.readline()
         assert b'"errorcode":"Missing key in request"' in line and b'"trans_id":"7"' in line
+
+
+def test_sample_config_runs_against_the_emulator(make_logger, emu: OtiiEmulator) -> None:
+    path = Path(__file__).resolve().parents[2] / "sample_configs" / "otii.json"
+    lg = make_logger(json.loads(path.read_text(encoding="utf-8")))
+    assert lg.devices.settings["Otii"]["port"] == 1905
+    lg.devices.settings["Otii"] = {**lg.devices.settings["Otii"], "port": emu.port}
+    try:
+        lg.devices.start("Otii")
+        wait_for(lambda: count(lg, "MainPower") > 0)
+    finally:
+        lg.devices.stop_all()
