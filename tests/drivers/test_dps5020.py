@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 import serial
+from rtoc_tui.drivers.dps5020 import DPS5020, DPSError, unwrap_power
+from rtoc_tui.drivers.emulators.dps5020 import DPSEmulator, crc16, with_crc
 
 import rtoc_tui.core.plugin as plugin_mod
 from rtoc_tui.core import introspect
 from rtoc_tui.core.devices import DeviceError
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.drivers.dps5020 import DPS5020, DPSError, unwrap_power
-from rtoc_tui.drivers.emulators.dps5020 import DPSEmulator, crc16, with_crc
 
 
 def wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:

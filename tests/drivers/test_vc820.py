@@ -15,11 +15,6 @@ from typing import Any
 import numpy as np
 import pytest
 import serial
-
-import rtoc_tui.core.plugin as plugin_mod
-from rtoc_tui.core import introspect
-from rtoc_tui.core.devices import DeviceError
-from rtoc_tui.core.logger import Logger
 from rtoc_tui.drivers.emulators.vc820 import VC820Emulator, autorange, encode_frame
 from rtoc_tui.drivers.vc820 import (
     AC,
@@ -33,6 +28,11 @@ from rtoc_tui.drivers.vc820 import (
     FS9721Parser,
     decode_stream,
 )
+
+import rtoc_tui.core.plugin as plugin_mod
+from rtoc_tui.core import introspect
+from rtoc_tui.core.devices import DeviceError
+from rtoc_tui.core.logger import Logger
 
 DOC_FRAMES = [
     # (display args, frame from shared/protocols/vc820.md §7, value, signal)
