@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -231,25 +233,42 @@ def test_invalid_settings_name_the_key(logger, settings, key) -> None:
 
 
 def test_standalone_emulator_listens_on_loopback() -> None:
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "rtoc_tui.drivers.emulators.heliotherm", "--port", "0"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-    )
+    ) as proc:
+        try:
+            assert proc.stdout is not None and proc.stdin is not None
+            line = proc.stdout.readline()
+            assert "listening on 127.0.0.1:" in line
+            port = int(line.rsplit(":", 1)[1])
+            client = ModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
+            assert client.connect()
+            assert client.read_input_registers(10, count=2, device_id=1).registers
+            client.close()
+            proc.stdin.write("quit\n")
+            proc.stdin.flush()
+            assert proc.wait(timeout=10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_sample_config_runs_against_the_emulator(make_logger, emu) -> None:
+    path = Path(__file__).resolve().parents[2] / "sample_configs" / "heliotherm.json"
+    lg = make_logger(json.loads(path.read_text(encoding="utf-8")))
+    assert lg.devices.settings["Heliotherm"]["host"]
+    lg.devices.settings["Heliotherm"] = {
+        **lg.devices.settings["Heliotherm"],
+        "host": "127.0.0.1",
+        "port": emu.port,
+        "samplerate": 20.0,
+    }
     try:
-        assert proc.stdout is not None and proc.stdin is not None
-        line = proc.stdout.readline()
-        assert "listening on 127.0.0.1:" in line
-        port = int(line.rsplit(":", 1)[1])
-        client = ModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
-        assert client.connect()
-        assert client.read_input_registers(10, count=2, device_id=1).registers
-        client.close()
-        proc.stdin.write("quit\n")
-        proc.stdin.flush()
-        assert proc.wait(timeout=10) == 0
+        lg.devices.start("Heliotherm")
+        wait_for(lambda: latest(lg, "ReturnTemp") is not None, what="a reading")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        lg.devices.stop_all()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -241,3 +243,19 @@ def test_emulator_setting_and_standalone_main(logger, capsys) -> None:
     out = capsys.readouterr().out.splitlines()
     assert "chip at 0x40" in out[0] and len(out) == 3
     assert "calibration=0x1000" in out[1]
+
+
+def test_sample_config_runs_against_the_emulator(make_logger, monkeypatch) -> None:
+    path = Path(__file__).resolve().parents[2] / "sample_configs" / "ina219.json"
+    lg = make_logger(json.loads(path.read_text(encoding="utf-8")))
+    chip = emu.FakeINA219(bus_volts=24.0, amps=1.5)
+    monkeypatch.setattr(INA219, "_bus_factory", emu.bus_factory({0x41: chip}))
+    lg.devices.settings["INA219"] = {**lg.devices.settings["INA219"], "samplerate": 50.0}
+    try:
+        dev = lg.devices.start("INA219")
+        assert dev.settings["address"] == 0x41
+        wait_for(lambda: latest(lg, "Current"), what="a reading")
+        assert chip.calibration == 4096  # 2 A expected on 0.1 ohm: TI's worked example
+        assert latest(lg, "Power") == pytest.approx(36000.0)
+    finally:
+        lg.devices.stop_all()

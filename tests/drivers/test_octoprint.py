@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -299,3 +300,17 @@ def test_standalone_emulator_listens_on_loopback() -> None:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_sample_config_runs_against_the_emulator(make_logger, emu) -> None:
+    path = Path(__file__).resolve().parents[2] / "sample_configs" / "octoprint.json"
+    lg = make_logger(json.loads(path.read_text(encoding="utf-8")))
+    settings = lg.devices.settings["OctoPrint"]
+    assert settings["url"].startswith("http://")
+    emu.api_key = settings["api_key"]
+    lg.devices.settings["OctoPrint"] = {**settings, "url": emu.url, "samplerate": 20.0}
+    try:
+        lg.devices.start("OctoPrint")
+        wait_for(lambda: latest(lg, "Tool0") is not None, what="a reading")
+    finally:
+        lg.devices.stop_all()
