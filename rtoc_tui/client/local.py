@@ -281,12 +281,20 @@ class LocalClient:
     async def clear_events(self) -> None:
         self.logger.events.clear()
 
-    # -- scripts and automation (filled in by rtoc_tui.core.scripting) -------------------------
+    # -- scripts and automation (rtoc_tui.core.scripting, as logger.automation) ----------------
     def _automation(self) -> Any:
         auto = getattr(self.logger, "automation", None)
         if auto is None:
             raise ClientError("scripting is not available in this logger")
         return auto
+
+    async def _auto_call(self, method: str, *args: Any) -> Any:
+        """Call an automation method in a thread (stop waits, files are read and written)."""
+        fn = getattr(self._automation(), method)
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except (ValueError, LookupError, OSError) as exc:  # ScriptingError is a ValueError
+            raise ClientError(str(exc)) from exc
 
     async def run_script(
         self,
@@ -296,37 +304,45 @@ class LocalClient:
         samplerate: float | None = None,
         triggers: list[str] | None = None,
     ) -> ScriptInfo:
-        raise ClientError("scripting is not available in this logger")
+        return await self._auto_call("run", source, name, mode, samplerate, triggers)
 
     async def scripts(self) -> list[ScriptInfo]:
-        return []
+        if getattr(self.logger, "automation", None) is None:
+            return []
+        return await self._auto_call("list")
 
     async def stop_script(self, script_id: str) -> None:
-        raise ClientError("scripting is not available in this logger")
+        await self._auto_call("stop", script_id)
 
     async def script_output(self, script_id: str, cursor: int = 0) -> ScriptOutput:
-        raise ClientError("scripting is not available in this logger")
+        return await self._auto_call("output", script_id, cursor)
 
     async def saved_scripts(self) -> list[str]:
-        return []
+        if getattr(self.logger, "automation", None) is None:
+            return []
+        return await self._auto_call("saved")
 
     async def load_script(self, name: str) -> str:
-        raise ClientError("scripting is not available in this logger")
+        return await self._auto_call("load", name)
 
     async def save_script(self, name: str, source: str) -> None:
-        raise ClientError("scripting is not available in this logger")
+        await self._auto_call("save", name, source)
 
     async def global_events(self) -> dict[str, dict[str, Any]]:
-        return {}
+        if getattr(self.logger, "automation", None) is None:
+            return {}
+        return await self._auto_call("global_events")
 
     async def set_global_event(self, name: str, spec: dict[str, Any] | None) -> None:
-        raise ClientError("scripting is not available in this logger")
+        await self._auto_call("set_global_event", name, spec)
 
     async def global_actions(self) -> dict[str, dict[str, Any]]:
-        return {}
+        if getattr(self.logger, "automation", None) is None:
+            return {}
+        return await self._auto_call("global_actions")
 
     async def set_global_action(self, name: str, spec: dict[str, Any] | None) -> None:
-        raise ClientError("scripting is not available in this logger")
+        await self._auto_call("set_global_action", name, spec)
 
     # -- settings -----------------------------------------------------------------------------
     async def config(self) -> list[ConfigValue]:
