@@ -137,3 +137,16 @@ def test_core_import_loads_no_ui_toolkit() -> None:
     code = "import sys, rtoc_tui.core.logger, rtoc_tui.core.devices, rtoc_tui.runtime, rtoc_tui.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual','plotext')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_drivers_load_no_ui_toolkit() -> None:
+    code = (
+        "import sys, importlib\n"
+        "from rtoc_tui.drivers import BUILTIN\n"
+        "for target in BUILTIN.values():\n"
+        "    importlib.import_module(target.partition(':')[0])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual','plotext') or m.startswith('rtoc_tui.ui')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
