@@ -82,6 +82,8 @@ class StorageService:
         self.samples_lost = 0
         self.events_lost = 0
         self.restored_samples = 0
+        self.last_flush_s = 0.0  # duration of the last successful flush
+        self.max_flush_s = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -228,6 +230,7 @@ class StorageService:
                 except StorageError as exc:
                     self._failed(exc, final)
                     return False
+            t0 = time.perf_counter()
             while True:
                 started = time.time()
                 try:
@@ -239,6 +242,8 @@ class StorageService:
                 if not more:
                     self._persisted_at = started
                     break
+            self.last_flush_s = time.perf_counter() - t0
+            self.max_flush_s = max(self.max_flush_s, self.last_flush_s)
             if self.error is not None:
                 self._recovered()
             self._compact()
