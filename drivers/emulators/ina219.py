@@ -247,7 +247,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--volts", type=float, default=12.0, help="simulated bus voltage")
     ap.add_argument("--amps", type=float, default=0.1, help="simulated shunt current (mean)")
     ap.add_argument("--shunt-ohms", type=float, default=0.1)
-    ap.add_argument("--cal", type=lambda s: int(s, 0), default=40960, help="calibration to program")
+    ap.add_argument(
+        "--cal",
+        type=lambda s: int(s, 0),
+        default=4096,
+        help="calibration to program (4096: 100 uA per bit at 0.1 ohm)",
+    )
     ap.add_argument("--count", type=int, default=0, help="readings to print (0: until Ctrl-C)")
     args = ap.parse_args(argv)
     chip = FakeINA219(args.volts, args.amps, args.shunt_ohms)
