@@ -350,13 +350,17 @@ def config_import_rtoc(
     if report.mapped:
         console.print("[bold green]Mapped:[/]")
         for rtoc_key, key, value in report.mapped:
-            shown = escape(show_value(mask(key, value)))
             arrow = "" if rtoc_key == key else f" -> {escape(key)}"
-            console.print(f"  {escape(rtoc_key)}{arrow} = {shown}")
+            shown = "" if value is None else f" = {escape(show_value(mask(key, value)))}"
+            console.print(f"  {escape(rtoc_key)}{arrow}{shown}")
     if report.unused:
         console.print("[bold yellow]Not used:[/]")
+        # One line per reason: RTOC 3.0's GUI section alone has 20 Qt-only keys.
+        by_reason: dict[str, list[str]] = {}
         for what, why in report.unused:
-            console.print(f"  {escape(what)}: {escape(why)}")
+            by_reason.setdefault(why, []).append(what)
+        for why, whats in by_reason.items():
+            console.print(f"  {escape(', '.join(whats))}: {escape(why)}")
     for note in report.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
     if dry_run:

@@ -102,7 +102,7 @@ GLOBAL_EVENT_KEYS = {
 GLOBAL_ACTION_KEYS = {"listenID", "parameters", "script", "active", "errors"}
 
 UNUSED_FILES = {
-    "plotStyles.json": "signal styles of RTOC's Qt plots; the terminal plots choose their own colours",
+    "plotStyles.json": "signal styles (colours, symbols) of RTOC's Qt plots; the terminal plots choose their own colours",
     "telegramActions.json": "the Telegram bot is not supported",
     "telegram_clients.json": "the Telegram bot is not supported",
     "backup": "RTOC's local backup folder (never implemented by RTOC)",
@@ -166,13 +166,6 @@ def import_rtoc(
         if entry.name in known or entry.name.startswith("."):
             continue
         why = UNUSED_FILES.get(entry.name, "not an RTOC file rtoc-tui uses")
-        if entry.name == "plotStyles.json":
-            try:
-                styles, _ = load_lenient_json(entry)
-                if isinstance(styles, dict):
-                    why = f"{len(styles)} {why}"
-            except MigrationError:
-                pass
         report.unused.append((entry.name + ("/" if entry.is_dir() else ""), why))
 
     if not dry_run:
@@ -200,7 +193,7 @@ def _import_config(path: Path, cfg: Config, report: MigrationReport) -> None:
                 for key, value in values.items():
                     _map_gui(f"GUI.{key}", key, value, cfg, report)
             else:
-                report.unused.append((f"config.json: {section}", "not a section rtoc-tui knows"))
+                report.unused.append((f"{section}", "not a section rtoc-tui knows"))
     else:
         report.notes.append("config.json has RTOC's early flat layout")
         for key, value in data.items():
@@ -224,19 +217,17 @@ def _map_gui(
     elif key == "darkmode" and isinstance(value, bool):
         _map(rtoc_key, "tui.theme", "textual-dark" if value else "textual-light", cfg, report)
     else:
-        report.unused.append(
-            (f"config.json: {rtoc_key}", "Qt GUI option with no terminal equivalent")
-        )
+        report.unused.append((f"{rtoc_key}", "Qt GUI option with no terminal equivalent"))
 
 
 def _map(rtoc_key: str, key: str, value: Any, cfg: Config, report: MigrationReport) -> None:
     if key in WHY_UNUSED:
-        report.unused.append((f"config.json: {rtoc_key}", WHY_UNUSED[key]))
+        report.unused.append((f"{rtoc_key}", WHY_UNUSED[key]))
         return
     try:
         lookup_field(key)
     except ConfigError:
-        report.unused.append((f"config.json: {rtoc_key}", "no such setting in rtoc-tui"))
+        report.unused.append((f"{rtoc_key}", "no such setting in rtoc-tui"))
         return
     if key == "tcp.knownHosts" and isinstance(value, list):
         # Old RTOC kept a list of hosts; RTOC 2.1+ converts it to {host: [name, password]}.
@@ -245,7 +236,7 @@ def _map(rtoc_key: str, key: str, value: Any, cfg: Config, report: MigrationRepo
         # RTOC wrote some numbers as strings (postgresql.port "5432"): convert those.
         typed = set_value(cfg, key, value)
     except ConfigError as exc:
-        report.unused.append((f"config.json: {rtoc_key}", f"invalid value: {exc}"))
+        report.unused.append((f"{rtoc_key}", f"invalid value: {exc}"))
         return
     report.mapped.append((rtoc_key, key, typed))
 
@@ -339,9 +330,7 @@ def _import_autorun(
             target = name
         elif builtin and builtin in available:
             target = builtin
-            report.mapped.append(
-                (f"autorun_devices: {name}", f"autorun_devices: {builtin}", builtin)
-            )
+            report.mapped.append((f"autorun_devices: {name}", f"built-in driver {builtin}", None))
         else:
             report.unused.append(
                 (

@@ -72,24 +72,20 @@ class Prompter:
 
     def read_line(self, prompt: str, *, secret: bool = False) -> str | None:
         """Print prompt and read one answer; None once input has ended."""
-        self.console.print(prompt, end="", highlight=False)
         if self.eof:
-            self.console.print("", highlight=False)
+            self.console.print(prompt, highlight=False)
             return None
         if self.interactive:
             try:
                 if secret:
-                    import getpass
-
-                    # getpass reads the terminal without echo; the prompt is already printed.
-                    line = getpass.getpass("", stream=self.console.file)
-                else:
-                    line = input()
+                    return self._read_secret(prompt)
+                self.console.print(prompt, end="", highlight=False)
+                return input()
             except EOFError:
                 self.eof = True
                 self.console.print("", highlight=False)
                 return None
-            return line
+        self.console.print(prompt, end="", highlight=False)
         raw = self.stream.readline()
         if raw == "":
             self.eof = True
@@ -99,6 +95,29 @@ class Prompter:
         # From a pipe nothing is echoed: print the answer so the transcript reads like a session.
         self.console.print("********" if secret and line else line, highlight=False, markup=False)
         return line
+
+    def _read_secret(self, prompt: str) -> str:
+        """Read a line with terminal echo off.
+
+        Echo goes off before the prompt is printed (getpass would switch it after), so not
+        even an answer typed ahead of the prompt shows on the screen.
+        """
+        import termios
+
+        fd = self.stream.fileno()
+        old = termios.tcgetattr(fd)
+        quiet = termios.tcgetattr(fd)
+        quiet[3] &= ~termios.ECHO
+        termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+        try:
+            self.console.print(prompt, end="", highlight=False)
+            raw = self.stream.readline()
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, old)
+            self.console.print("", highlight=False)  # the user's Enter was not echoed either
+        if raw == "":
+            raise EOFError
+        return raw.rstrip("\r\n")
 
     def ask(
         self,
@@ -533,11 +552,11 @@ class Wizard:
                 secret=True,
                 eof_default="",
             )
+            t.insecure = False
             if not t.password:
                 t.host = "127.0.0.1"
-                t.insecure = False
                 self.say("  Binding 127.0.0.1 (this machine only).")
-                return
+            return
 
     def ask_storage(self) -> None:
         self.heading("Storage of recordings")

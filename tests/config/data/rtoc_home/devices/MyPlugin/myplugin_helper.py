@@ -1,0 +1,5 @@
+"""A helper module beside the plugin, imported the way RTOC plugins do."""
+
+
+def scale(n):
+    return 2.0 * n
