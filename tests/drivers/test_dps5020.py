@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -284,6 +285,28 @@ def test_bad_parameter_values_are_refused_before_writing(
     assert list(emu.writes) == []
 
 
+def test_refused_write_keeps_the_link(logger: Logger, tmp_path: Path) -> None:
+    emu = DPSEmulator(link=tmp_path / "tty3005", model=3005).start()
+    try:
+        # wrong model setting: the driver allows 50 V, the 30 V unit refuses (exception 0x03)
+        logger.devices.settings["DPS5020"] = {
+            "port": emu.path,
+            "model": "DPS5020",
+            "samplerate": 20.0,
+        }
+        dps = logger.devices.start("DPS5020")
+        assert isinstance(dps, DPS5020)
+        wait_for(lambda: dps.voltage_set == 5.0, what="first reading")
+        with pytest.raises(DPSError, match="refused setting the voltage to 40 V"):
+            dps.voltage_set = 40.0
+        assert dps.connected and emu.register(0x00) == 500
+        dps.voltage_set = 20.0
+        assert emu.register(0x00) == 2000
+    finally:
+        logger.devices.stop_all()
+        emu.stop()
+
+
 # -- CV/CC and protection --------------------------------------------------------------------------
 def test_cv_cc_changes_are_a_signal_and_events(
     logger: Logger, emu: DPSEmulator, start_dps: Callable[..., DPS5020]
@@ -435,3 +458,19 @@ def test_emulator_runs_standalone(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_sample_config_runs_against_the_emulator(
+    make_logger: Callable[..., Logger], emu: DPSEmulator
+) -> None:
+    path = Path(__file__).resolve().parents[2] / "sample_configs" / "dps5020.json"
+    lg = make_logger(json.loads(path.read_text(encoding="utf-8")))
+    section = lg.devices.settings["DPS5020"]
+    assert section["samplerate"] == 2.0 and section["port"].startswith("/dev/serial/by-id/")
+    lg.devices.settings["DPS5020"] = {**section, "port": emu.path, "samplerate": 20.0}
+    try:
+        dps = lg.devices.start("DPS5020")
+        assert dps.settings["baudrate"] == 9600 and dps.settings["address"] == 1
+        wait_for(lambda: latest(lg, "VOut") == 12.0, what="a reading")
+    finally:
+        lg.devices.stop_all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import subprocess
@@ -390,3 +391,19 @@ def test_emulator_runs_standalone(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+def test_sample_config_runs_against_the_emulator(
+    make_logger: Callable[..., Logger], emu: VC820Emulator
+) -> None:
+    path = Path(__file__).resolve().parents[2] / "sample_configs" / "vc820.json"
+    lg = make_logger(json.loads(path.read_text(encoding="utf-8")))
+    section = lg.devices.settings["VC820"]
+    assert section["timeout"] == 5.0 and section["port"].startswith("/dev/serial/by-id/")
+    lg.devices.settings["VC820"] = {**section, "port": emu.path}
+    try:
+        vc = lg.devices.start("VC820")
+        assert vc.settings["baudrate"] == 2400
+        wait_for(lambda: values(lg, "Voltage"), what="a reading")
+    finally:
+        lg.devices.stop_all()
