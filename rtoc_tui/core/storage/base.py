@@ -469,47 +469,49 @@ class StorageEngine:
         )
 
     def tail(self, sig_id: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The newest n samples of a signal in the order they were written."""
-        xs: list[np.ndarray] = []
-        ys: list[np.ndarray] = []
+        """The newest n samples of a signal (by x; XY data that fits keeps its written order)."""
+        picked: list[tuple[int, np.ndarray, np.ndarray]] = []
         got = 0
-        last_id: int | None = None
+        offset = 0
         while got < n:
-            cond = "" if last_id is None else " AND b.id < ?"
-            params: tuple[Any, ...] = (sig_id,) if last_id is None else (sig_id, last_id)
             rows = self._read(
                 "SELECT b.id, d.x, d.y FROM rtoc_blocks b JOIN rtoc_block_data d ON d.id = b.id "
-                f"WHERE b.signal_id = ?{cond} ORDER BY b.id DESC LIMIT 64",
-                params,
+                f"WHERE b.signal_id = ? ORDER BY b.xhi DESC, b.id DESC LIMIT 64 OFFSET {offset}",
+                (sig_id,),
             )
             if not rows:
                 break
+            offset += len(rows)
             for bid, x, y in rows:
-                xs.append(B.decode(bytes(x)))
-                ys.append(B.decode(bytes(y)))
-                got += len(xs[-1])
-                last_id = int(bid)
+                picked.append((int(bid), B.decode(bytes(x)), B.decode(bytes(y))))
+                got += len(picked[-1][1])
                 if got >= n:
                     break
-        if not xs:
+        if not picked:
             return np.empty(0), np.empty(0)
-        x = np.concatenate(xs[::-1])[-n:]
-        y = np.concatenate(ys[::-1])[-n:]
+        picked.sort(key=lambda p: p[0])  # written order
+        x = np.concatenate([p[1] for p in picked])
+        y = np.concatenate([p[2] for p in picked])
+        if len(x) > n:
+            x, y = B.sort_xy(x, y)
+            x, y = x[-n:], y[-n:]
         return x.copy(), y.copy()
 
     def iter_samples(
-        self, sig_id: int, lo: float | None, hi: float | None, blocks_per_read: int = 32
+        self, sig_id: int, lo: float | None, hi: float | None, rows: list[B.BlockRow] | None = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All stored samples of a signal in [lo, hi], block by block in x order (for export)."""
-        rows = self.block_rows(sig_id, lo, hi)
-        for i in range(0, len(rows), blocks_per_read):
-            for x, y in self.fetch([r.id for r in rows[i : i + blocks_per_read]]):
+        rows = self.block_rows(sig_id, lo, hi) if rows is None else rows
+        for i in range(0, len(rows), 32):
+            for x, y in self.fetch([r.id for r in rows[i : i + 32]]):
                 mask = np.ones(len(x), dtype=bool)
                 if lo is not None:
                     mask &= x >= lo
                 if hi is not None:
                     mask &= x <= hi
-                if mask.any():
+                if mask.all():
+                    yield x, y
+                elif mask.any():
                     yield x[mask], y[mask]
 
     def events(

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -408,6 +409,41 @@ class StorageService:
             if buf is None:
                 return np.empty(0), np.empty(0)
             return buf.window(xmin, xmax, max_n)
+
+    def iter_samples(
+        self, name: str, xmin: float | None = None, xmax: float | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every sample of a signal in [xmin, xmax]: stored blocks, then the unflushed memory tail."""
+        buf = self.logger.store.get(name)
+        tr = self._tracks.get(buf.id) if buf is not None else None
+        if buf is not None and (tr is None or buf.replaced != tr.replaced):
+            yield buf.window(xmin, xmax)
+            return
+        rows = None
+        sig = None
+        try:
+            # the cursor and the block list are taken together, so a flush in between cannot
+            # make a chunk appear twice or not at all
+            with self._flush_lock:
+                cursor = tr.cursor if tr is not None else 0
+                sig = self._stored(name)
+                rows = self.engine.block_rows(sig.id, xmin, xmax) if sig is not None else None
+        except StorageError as exc:
+            log.warning("storage unreachable, exporting %s from memory only: %s", name, exc)
+            if buf is not None:
+                yield buf.window(xmin, xmax)
+            return
+        if sig is not None and rows is not None:
+            yield from self.engine.iter_samples(sig.id, xmin, xmax, rows)
+        if buf is not None:
+            r = buf.read_since(cursor)
+            mask = np.ones(len(r.x), dtype=bool)
+            if xmin is not None:
+                mask &= r.x >= xmin
+            if xmax is not None:
+                mask &= r.x <= xmax
+            if mask.any():
+                yield r.x[mask], r.y[mask]
 
     def _stored(self, name: str) -> StoredSignal | None:
         dname, sname = split_name(name)
