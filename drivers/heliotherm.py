@@ -92,7 +92,7 @@ def _s16(word: int) -> int:
     return word - 0x10000 if word & 0x8000 else word
 
 
-def _holding(reg: int, kind: str, doc: str) -> property:
+def _holding_parameter(reg: int, kind: str, doc: str) -> property:
     """A device parameter backed by holding register reg (read each poll, written with FC 06)."""
 
     def fget(self: Heliotherm) -> Any:
@@ -177,39 +177,49 @@ class Heliotherm(LoggerPlugin):
         ),
     }
 
-    operating_mode = _holding(100, "mode", f"Operating mode (reg 100): {MODE_DOC}")
-    room_setpoint = _holding(101, "temp", "Heating circuit room setpoint in °C (reg 101)")
-    return_setpoint = _holding(
+    operating_mode = _holding_parameter(100, "mode", f"Operating mode (reg 100): {MODE_DOC}")
+    room_setpoint = _holding_parameter(101, "temp", "Heating circuit room setpoint in °C (reg 101)")
+    return_setpoint = _holding_parameter(
         102,
         "temp",
         "Heating circuit return setpoint in °C (reg 102; used when return_setpoint_active)",
     )
-    return_setpoint_active = _holding(103, "bool", "Use return_setpoint (reg 103)")
-    cooling_return_min = _holding(
+    return_setpoint_active = _holding_parameter(103, "bool", "Use return_setpoint (reg 103)")
+    cooling_return_min = _holding_parameter(
         104, "temp", "Minimum return temperature when cooling in °C (reg 104)"
     )
-    hot_water_temp = _holding(105, "temp", "Hot water normal temperature in °C (reg 105)")
-    hot_water_min_temp = _holding(106, "temp", "Hot water minimum temperature in °C (reg 106)")
-    mkr1_mode = _holding(107, "mode", f"Mixing circuit 1 operating mode (reg 107): {MODE_DOC}")
-    mkr1_room_setpoint = _holding(108, "temp", "Mixing circuit 1 room setpoint in °C (reg 108)")
-    mkr1_setpoint = _holding(
+    hot_water_temp = _holding_parameter(105, "temp", "Hot water normal temperature in °C (reg 105)")
+    hot_water_min_temp = _holding_parameter(
+        106, "temp", "Hot water minimum temperature in °C (reg 106)"
+    )
+    mkr1_mode = _holding_parameter(
+        107, "mode", f"Mixing circuit 1 operating mode (reg 107): {MODE_DOC}"
+    )
+    mkr1_room_setpoint = _holding_parameter(
+        108, "temp", "Mixing circuit 1 room setpoint in °C (reg 108)"
+    )
+    mkr1_setpoint = _holding_parameter(
         109,
         "temp",
         "Mixing circuit 1 flow setpoint in °C (reg 109; used when mkr1_setpoint_active)",
     )
-    mkr1_setpoint_active = _holding(110, "bool", "Use mkr1_setpoint (reg 110)")
-    mkr1_cooling_return_min = _holding(
+    mkr1_setpoint_active = _holding_parameter(110, "bool", "Use mkr1_setpoint (reg 110)")
+    mkr1_cooling_return_min = _holding_parameter(
         111, "temp", "Mixing circuit 1 minimum return temperature when cooling in °C (reg 111)"
     )
-    mkr2_mode = _holding(112, "mode", f"Mixing circuit 2 operating mode (reg 112): {MODE_DOC}")
-    mkr2_room_setpoint = _holding(113, "temp", "Mixing circuit 2 room setpoint in °C (reg 113)")
-    mkr2_setpoint = _holding(
+    mkr2_mode = _holding_parameter(
+        112, "mode", f"Mixing circuit 2 operating mode (reg 112): {MODE_DOC}"
+    )
+    mkr2_room_setpoint = _holding_parameter(
+        113, "temp", "Mixing circuit 2 room setpoint in °C (reg 113)"
+    )
+    mkr2_setpoint = _holding_parameter(
         114,
         "temp",
         "Mixing circuit 2 flow setpoint in °C (reg 114; used when mkr2_setpoint_active)",
     )
-    mkr2_setpoint_active = _holding(115, "bool", "Use mkr2_setpoint (reg 115)")
-    mkr2_cooling_return_min = _holding(
+    mkr2_setpoint_active = _holding_parameter(115, "bool", "Use mkr2_setpoint (reg 115)")
+    mkr2_cooling_return_min = _holding_parameter(
         116, "temp", "Mixing circuit 2 minimum return temperature when cooling in °C (reg 116)"
     )
 

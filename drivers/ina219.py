@@ -271,6 +271,11 @@ class INA219(LoggerPlugin):
                 exc.errno,
                 f"{self._where()} does not answer ({exc.strerror or exc}): check wiring, power and address",
             )
+        if isinstance(exc, PermissionError):
+            return INA219Error(
+                exc.errno,
+                f"cannot open /dev/i2c-{self.settings['bus']}: permission denied (add the user to the i2c group)",
+            )
         if isinstance(exc, FileNotFoundError):
             return INA219Error(
                 exc.errno,
