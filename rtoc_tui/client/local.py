@@ -356,11 +356,18 @@ class LocalClient:
     async def query(
         self, name: str, xmin: float | None, xmax: float | None, max_n: int
     ) -> SignalWindow:
+        storage = getattr(self.logger, "storage", None)
         buf = self.logger.store.get(name)
-        if buf is None:
+        if storage is None:
+            if buf is None:
+                raise ClientError(f"no signal named {name!r}")
+            x, y = buf.window(xmin, xmax, max_n)
+            return SignalWindow(name, buf.unit, x, y)
+        unit = await asyncio.to_thread(storage.unit, name)
+        if unit is None:
             raise ClientError(f"no signal named {name!r}")
-        x, y = buf.window(xmin, xmax, max_n)
-        return SignalWindow(name, buf.unit, x, y)
+        x, y = await asyncio.to_thread(storage.query, name, xmin, xmax, max_n)
+        return SignalWindow(name, unit, x, y)
 
     async def export(
         self,
@@ -370,4 +377,10 @@ class LocalClient:
         xmax: float | None,
         fmt: str = "csv",
     ) -> str:
-        raise ClientError("export is not available in this logger")
+        from ..transfer import ExportError, export_logger  # transfer imports this module
+
+        try:
+            out = await asyncio.to_thread(export_logger, self.logger, path, names, xmin, xmax, fmt)
+        except (ExportError, OSError) as exc:
+            raise ClientError(f"export failed: {exc}") from exc
+        return str(out)
