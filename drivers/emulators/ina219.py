@@ -254,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
         help="calibration to program (4096: 100 uA per bit at 0.1 ohm)",
     )
     ap.add_argument("--count", type=int, default=0, help="readings to print (0: until Ctrl-C)")
+    ap.add_argument("--interval", type=float, default=1.0, help="seconds between readings")
     args = ap.parse_args(argv)
     chip = FakeINA219(args.volts, args.amps, args.shunt_ohms)
     bus = FakeSMBus(1, {args.address: chip})
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
             print("  ".join(f"{k}={v:#06x}" for k, v in regs.items()), flush=True)
             n += 1
             if args.count == 0 or n < args.count:
-                time.sleep(1.0)
+                time.sleep(args.interval)
     except KeyboardInterrupt:
         pass
 

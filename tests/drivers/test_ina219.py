@@ -239,7 +239,7 @@ def test_emulator_setting_and_standalone_main(logger, capsys) -> None:
         assert emu.shared_chip(0x4F).calibration == 40960
     finally:
         logger.devices.stop("INA219")
-    emu.main(["--count", "2", "--cal", "4096"])
+    emu.main(["--count", "2", "--interval", "0", "--cal", "4096"])
     out = capsys.readouterr().out.splitlines()
     assert "chip at 0x40" in out[0] and len(out) == 3
     assert "calibration=0x1000" in out[1]
