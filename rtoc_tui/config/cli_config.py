@@ -25,8 +25,8 @@ from .wizard import is_loopback, mask, show_value
 STATUS_STALE_S = 10.0
 """status.json older than this means the logger is hung or gone (it is rewritten every 2 s)."""
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 HomeOpt = Annotated[
     Path | None,
@@ -121,7 +121,12 @@ def config_show(
         return
     exists = "" if h.config_file.exists() else " (does not exist yet: all defaults)"
     console.print(f"[bold]config:[/] {escape(str(h.config_file))}{exists}")
-    table = Table("key", "value", "source", "description")
+    table = Table()
+    # Keys stay whole (they are what `config get/set` take); the description wraps instead.
+    table.add_column("key", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    table.add_column("source", no_wrap=True)
+    table.add_column("description", ratio=1)
     for key, value, source, doc in rows:
         style = "" if source == "default" else "bold"
         table.add_row(

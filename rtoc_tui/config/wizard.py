@@ -690,5 +690,5 @@ def run_wizard(
     **kw: Any,
 ) -> WizardResult:
     """Run the wizard on home with answers from stream (default: stdin)."""
-    console = console or Console(highlight=False)
+    console = console or Console(highlight=False, soft_wrap=True)
     return Wizard(home, Prompter(console, stream), **kw).run()
