@@ -1,0 +1,71 @@
+"""Fixtures for the scripting tests: a logger with automation attached, and polling helpers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from rtoc_tui.core.logger import Logger
+from rtoc_tui.core.scripting import Automation, attach_automation
+
+ACTIVATED = {"global": {"globalEventsActivated": True, "globalActionsActivated": True}}
+
+
+def _wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout} s")
+        time.sleep(0.002)
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Any]:
+    """wait_for(cond, timeout=5.0, what=...): poll until cond() is truthy (no bare sleeps)."""
+    return _wait_for
+
+
+@pytest.fixture
+def make_auto(
+    make_logger: Callable[..., Logger],
+) -> Iterator[Callable[..., tuple[Logger, Automation]]]:
+    """make_auto(config=ACTIVATED, open=False) -> (logger, automation); all closed afterwards.
+
+    With open=False no worker runs: tests call automation.evaluate_dirty() themselves, which
+    makes global-event tests deterministic sample by sample.
+    """
+    made: list[tuple[Logger, Automation]] = []
+
+    def _make(
+        config: dict[str, Any] | None = ACTIVATED, open: bool = False
+    ) -> tuple[Logger, Automation]:
+        logger = make_logger(config)
+        auto = attach_automation(logger)
+        if open:
+            auto.open()
+        made.append((logger, auto))
+        return logger, auto
+
+    yield _make
+    for logger, auto in made:
+        logger.devices.stop_all()
+        auto.close()
+
+
+@pytest.fixture
+def finish() -> Callable[[Automation, str], Any]:
+    """finish(auto, run_id): wait until the run is no longer running; returns its output."""
+
+    def _finish(auto: Automation, run_id: str, timeout: float = 5.0) -> Any:
+        _wait_for(
+            lambda: auto.output(run_id).state != "running", timeout, f"script {run_id} to end"
+        )
+        return auto.output(run_id)
+
+    return _finish
