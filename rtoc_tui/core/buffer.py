@@ -252,6 +252,18 @@ class SignalBuffer:
             i = (self._start + self._count - 1) % len(self._x)
             return float(self._x[i]), float(self._y[i])
 
+    def ends(self) -> tuple[float, float, float] | None:
+        """(oldest x, newest x, newest y) under one lock, or None when empty (RTOC getLatest)."""
+        with self.lock:
+            n = self._count
+            if n == 0:
+                return None
+            s = self._start
+            i = s + n - 1
+            if i >= len(self._x):
+                i -= len(self._x)
+            return float(self._x[s]), float(self._x[i]), float(self._y[i])
+
     def read_since(self, cursor: int, max_samples: int | None = None) -> ReadResult:
         """Samples appended after `cursor` (a previous ReadResult.cursor, or 0)."""
         with self.lock:
