@@ -287,16 +287,18 @@ class LoggerPlugin:
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         with self._state_lock:
             self._failures += 1
-            first = self._last_error != reason
+            changed = self._last_error != reason
             self._last_error = reason
             failures = self._failures
-        if first:
-            log.error("device %s failed: %s", self._devicename, reason, exc_info=failures == 1)
+        if failures == 1:  # one event per outage, however often the reason changes during it
+            log.error("device %s failed: %s", self._devicename, reason, exc_info=True)
             self.event(
                 f"{self._devicename} error: {reason}", sname="error", priority=2, id="deviceError"
             )
+        elif changed:
+            log.warning("device %s still failing (%d tries): %s", self._devicename, failures, reason)
         else:
-            log.debug("device %s still failing (%d): %s", self._devicename, failures, reason)
+            log.debug("device %s still failing (%d tries): %s", self._devicename, failures, reason)
         return min(BACKOFF_MAX_S, 0.5 * 2 ** (failures - 1))
 
     def _report_ok(self) -> None:

@@ -252,3 +252,21 @@ def test_unmodified_rtoc_plugins_load_and_stream_without_pyqt5(logger: Logger) -
     finally:
         logger.devices.stop_all()
     assert old.run is False
+
+
+def test_one_error_event_per_outage_even_if_the_reason_changes(logger: Logger, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plugin_mod, "BACKOFF_MAX_S", 0.01)
+
+    class Flaky(Counter):
+        reasons = ["read timeout", "cannot open port", "cannot open port"]
+
+        def _tick(self) -> None:
+            if self.reasons:
+                raise OSError(self.reasons.pop(0))
+            super()._tick()
+
+    p = make(logger, Flaky)
+    p.start()
+    wait_for(lambda: any(e.id == "deviceRecovered" for e in logger.events.all()))
+    p.cancel()
+    assert [e.id for e in logger.events.all()] == ["deviceError", "deviceRecovered"]
