@@ -196,6 +196,7 @@ def reduce_range(
         fetch: reads the samples of the given block ids.
         extra: samples not (yet) in blocks, e.g. the unflushed tail in memory.
     """
+    rows = [r for r in rows if r.xmax >= lo and r.xmin <= hi]
     n_est = sum(r.n for r in rows) + sum(len(e[0]) for e in extra)
     if n_est == 0:
         return np.empty(0), np.empty(0)
