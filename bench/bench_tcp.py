@@ -1,0 +1,390 @@
+"""TCP server benchmarks (issue 3): throughput, pipelining, getLatest, latency under attack,
+and the bandwidth of live windows. The server runs in its own process; this process is the
+load generator, so the figures are what a client on another core sees.
+
+Run: .venv/bin/python bench/bench_tcp.py [--quick]
+RTOC 3.0 on this machine kind (shared/anchors/README.md, one connection per request, RTOC's
+own client): 1 sample/request 3,400 samples/s; 100 samples (plot) 205,000; 10,000 samples
+(plot) 357,000 and 169,000 (data path); getLatest 5,000 requests/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rtoc_tui.client.remote import RemoteClient
+from rtoc_tui.client.rtoc_jsonsocket import JsonSocketClient
+from rtoc_tui.core import protocol
+
+HOST = "127.0.0.1"
+
+
+# -- the server process ------------------------------------------------------------------------
+def serve(feed: int, prefill_s: float) -> None:
+    """Run a logger with its TCP server until stdin closes; print the port first."""
+    from rtoc_tui.config.home import Home
+    from rtoc_tui.core.logger import Logger
+    from rtoc_tui.core.server import TcpServer
+
+    async def main() -> None:
+        home = Home(Path(tempfile.mkdtemp(prefix="rtoc-bench-tcp-")) / "home")
+        home.ensure()
+        home.write_autorun([])
+        logger = Logger.from_home(home)
+        server = TcpServer(logger, port=0, read_timeout_s=60, idle_timeout_s=0, max_clients=1000)
+        logger.add_service(server)
+        await logger.start(autorun=False)
+        stop = threading.Event()
+        if feed:
+            names = [f"f{i:02d}" for i in range(feed)]
+            now = time.time()
+            x = np.arange(now - prefill_s, now, 0.01)
+            for i, n in enumerate(names):
+                logger.store.append("Feed", n, x, np.sin(x + i), "V")
+
+            def feeder() -> None:  # 100 Hz per signal, like a fast driver
+                while not stop.wait(0.01):
+                    t = time.time()
+                    for i, n in enumerate(names):
+                        logger.store.append_one("Feed", n, t, float(np.sin(t + i)), "V")
+
+            threading.Thread(target=feeder, daemon=True).start()
+        for i in range(10):  # what getLatest answers
+            logger.store.append_one("Latest", f"s{i}", 1.0, float(i), "V")
+        print(f"PORT {server.port}", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        stop.set()
+        await logger.stop()
+
+    asyncio.run(main())
+
+
+class Server:
+    """The server subprocess (context manager)."""
+
+    def __init__(self, feed: int = 0, prefill_s: float = 0.0) -> None:
+        self.args = [
+            sys.executable,
+            __file__,
+            "--serve",
+            "--feed",
+            str(feed),
+            "--prefill",
+            str(prefill_s),
+        ]
+
+    def __enter__(self) -> Server:
+        self.proc = subprocess.Popen(
+            self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"server did not start: {line!r}")
+        self.port = int(line.split()[1])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# -- load generators ---------------------------------------------------------------------------
+def read_reply(sock: socket.socket, buf: bytearray) -> bytes:
+    """One reply frame's payload (plain) from a blocking socket; buf keeps the leftovers."""
+    while True:
+        nl = buf.find(b"\n")
+        if nl >= 0:
+            length, taglen, noncelen = protocol.parse_header(buf[:nl], 1 << 31)
+            end = nl + 1 + taglen + noncelen + length
+            if len(buf) >= end:
+                payload = bytes(buf[nl + 1 + taglen + noncelen : end])
+                del buf[:end]
+                return payload
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        buf += chunk
+
+
+def one_per_connection(
+    port: int, make_request, samples: int, duration: float, rtoc_client: bool
+) -> float:
+    """Samples/s with a new connection per request (as RTOC clients do)."""
+    n = 0
+    frame = protocol.pack(json.dumps(make_request()).encode())
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < duration:
+        if rtoc_client:  # exactly RTOC's client: json.dumps and json.loads every time
+            with JsonSocketClient() as c:
+                c.connect(HOST, port)
+                c.send(make_request())
+                reply = c.recv()
+        else:
+            with socket.create_connection((HOST, port)) as s:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                s.sendall(frame)
+                reply = json.loads(read_reply(s, bytearray()))
+        assert reply["error"] is False, reply
+        n += 1
+    return n * samples / (time.perf_counter() - t0)
+
+
+def pipelined(
+    port: int, payload: bytes, duration: float, window: int = 20_000
+) -> tuple[float, int]:
+    """Requests/s of one persistent connection with up to `window` requests in flight.
+
+    Every reply to an identical request is identical, so the receiver only counts bytes."""
+    frame = protocol.pack(payload)
+    with socket.create_connection((HOST, port)) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(frame)
+        first = read_reply(s, bytearray())
+        assert json.loads(first)["error"] is False, first[:200]
+        reply_size = len(protocol.pack(first))
+        batch = max(1, min(500, (1 << 20) // len(frame)))
+        chunk = frame * batch
+        sent = 0
+        received_bytes = 0
+        done = threading.Event()
+
+        def sender() -> None:
+            nonlocal sent
+            while not done.is_set():
+                if sent - received_bytes // reply_size > window:
+                    time.sleep(0.0005)
+                    continue
+                s.sendall(chunk)
+                sent += batch
+
+        t = threading.Thread(target=sender, daemon=True)
+        t0 = time.perf_counter()
+        t.start()
+        while time.perf_counter() - t0 < duration:
+            data = s.recv(1 << 22)
+            if not data:
+                raise ConnectionError("server closed the connection")
+            received_bytes += len(data)
+        elapsed = time.perf_counter() - t0
+        done.set()
+        t.join()
+        return received_bytes / reply_size / elapsed, len(frame)
+
+
+def latency_under_attack(port: int, attackers: int, requests: int) -> tuple[float, float, float]:
+    """RTT (ms) of one-request-per-connection getLatest while `attackers` hold half-sent frames."""
+    held = []
+    for _ in range(attackers):
+        s = socket.create_connection((HOST, port))
+        s.sendall(b"100000,0,0\n" + b'{"y": [' * 10)  # a header and a tenth of a frame
+        held.append(s)
+    frame = protocol.pack(b'{"getLatest": true}')
+    times = []
+    try:
+        for _ in range(requests):
+            t = time.perf_counter()
+            with socket.create_connection((HOST, port)) as s:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                s.sendall(frame)
+                read_reply(s, bytearray())
+            times.append((time.perf_counter() - t) * 1e3)
+    finally:
+        for s in held:
+            s.close()
+    times.sort()
+    return statistics.median(times), times[int(0.99 * (len(times) - 1))], times[-1]
+
+
+async def window_bandwidth(port: int, names: list[str], seconds: float, incremental: bool) -> float:
+    """kB/s received by a client polling 400-point windows of the last 60 s at 10 Hz."""
+    client = RemoteClient(HOST, port)
+    await client.connect()
+    try:
+        await client.window(names, time.time() - 60, time.time(), 400)  # the first, full load
+        b0 = client.bytes_received
+        t0 = time.perf_counter()
+        next_t = t0
+        while time.perf_counter() - t0 < seconds:
+            now = time.time()
+            if incremental:
+                wins = await client.window(names, now - 60, now, 400)
+            else:
+                wins = await client.call(
+                    "window", names=names, xmin=now - 60, xmax=now, n_points=400
+                )
+            assert len(wins) == len(names)
+            next_t += 0.1
+            await asyncio.sleep(max(0.0, next_t - time.perf_counter()))
+        return (client.bytes_received - b0) / (time.perf_counter() - t0) / 1e3
+    finally:
+        await client.close()
+
+
+# -- main --------------------------------------------------------------------------------------
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="shorter runs (noisier figures)")
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--feed", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--prefill", type=float, default=0.0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        serve(args.feed, args.prefill)
+        return
+    d = 1.0 if args.quick else 3.0
+    rows: list[tuple[str, str, str, str]] = []
+
+    def add(name: str, value: str, goal: str, rtoc: str) -> None:
+        rows.append((name, value, goal, rtoc))
+        print(f"  {name}: {value}", flush=True)
+
+    now = time.time()
+
+    def data1() -> dict:
+        return {"y": [1.5], "sname": ["s"], "dname": "One", "unit": [""], "x": [time.time()]}
+
+    x100 = (now + np.arange(100) * 0.01).tolist()
+    x10k = (now + np.arange(10_000) * 0.001).tolist()
+    y100 = np.random.default_rng(1).random(100).tolist()
+    y10k = np.random.default_rng(2).random(10_000).tolist()
+
+    def plot100() -> dict:
+        return {"plot": True, "x": x100, "y": y100, "sname": ["p100"], "dname": "Plot", "unit": "V"}
+
+    def plot10k() -> dict:
+        return {"plot": True, "x": x10k, "y": y10k, "sname": ["p10k"], "dname": "Plot", "unit": "V"}
+
+    names10 = [f"s{i % 10}" for i in range(10_000)]
+
+    def data10k() -> dict:
+        return {"y": y10k, "sname": names10, "dname": "Data", "unit": ["V"], "x": x10k}
+
+    print(f"bench_tcp on {os.cpu_count()} CPUs; server in its own process", flush=True)
+    with Server() as srv:
+        p = srv.port
+        for label, make, n, goal, rtoc in (
+            ("1 sample/request, 1 request/connection", data1, 1, 10_200, "3,400"),
+            ("100 samples/request (plot), 1 request/connection", plot100, 100, 615_000, "205,000"),
+            (
+                "10,000 samples/request (plot), 1 request/connection",
+                plot10k,
+                10_000,
+                1_071_000,
+                "357,000",
+            ),
+            (
+                "10,000 samples/request (data), 1 request/connection",
+                data10k,
+                10_000,
+                507_000,
+                "169,000",
+            ),
+        ):
+            rtoc_rate = one_per_connection(p, make, n, d, rtoc_client=True)
+            lean_rate = one_per_connection(p, make, n, d, rtoc_client=False)
+            add(
+                label,
+                f"{rtoc_rate:,.0f} samples/s (RTOC's client), {lean_rate:,.0f} (prebuilt frames)",
+                f">= {goal:,}",
+                rtoc,
+            )
+        rate, _ = pipelined(p, b'{"y": [1.5], "sname": ["s"], "dname": "Pipe"}', d)
+        add(
+            "pipelined single-sample requests (RTOC keys)",
+            f"{rate:,.0f} requests/s",
+            ">= 100,000",
+            "-",
+        )
+        rate, size = pipelined(
+            p,
+            json.dumps({"y": [y10k], "x": [x10k], "sname": ["b"], "dname": "Batch"}).encode(),
+            d,
+            64,
+        )
+        add(
+            "pipelined 10,000-sample batches (JSON, echoed)",
+            f"{rate * 10_000:,.0f} samples/s ({size / 1e3:,.0f} kB frames)",
+            ">= 5,000,000",
+            "-",
+        )
+        xb, yb = np.asarray(x10k), np.asarray(y10k)
+        req = {
+            "rtoc": {
+                "op": "append",
+                "name": "Batch.bin",
+                "x": protocol.encode_array(xb),
+                "y": protocol.encode_array(yb),
+            }
+        }
+        rate, size = pipelined(p, json.dumps(req).encode(), d, 64)
+        add(
+            "pipelined 10,000-sample batches (binary append op)",
+            f"{rate * 10_000:,.0f} samples/s ({size / 1e3:,.0f} kB frames)",
+            ">= 5,000,000",
+            "-",
+        )
+        rate, _ = pipelined(p, b'{"getLatest": true}', d)
+        add(
+            "getLatest (10 signals), persistent connection",
+            f"{rate:,.0f} requests/s",
+            ">= 30,000",
+            "5,000 (1/conn)",
+        )
+        rate = one_per_connection(p, lambda: {"getLatest": True}, 1, d, rtoc_client=True)
+        add("getLatest (10 signals), 1 request/connection", f"{rate:,.0f} requests/s", "-", "5,000")
+        p50, p99, worst = latency_under_attack(p, 50, 200 if args.quick else 1000)
+        add(
+            "latency with 50 clients holding half-sent frames",
+            f"median {p50:.2f} ms, p99 {p99:.2f} ms, max {worst:.1f} ms",
+            "< 50 ms",
+            "hangs",
+        )
+    with Server(feed=16, prefill_s=70) as srv:
+        names = [f"Feed.f{i:02d}" for i in range(16)]
+        secs = 2.0 if args.quick else 5.0
+        inc = asyncio.run(window_bandwidth(srv.port, names, secs, incremental=True))
+        add(
+            "window polling 16 x 400 points at 10 Hz (incremental)",
+            f"{inc:,.1f} kB/s",
+            "< 200 kB/s",
+            "-",
+        )
+        full = asyncio.run(window_bandwidth(srv.port, names, secs, incremental=False))
+        add(
+            "window polling 16 x 400 points at 10 Hz (full each time)",
+            f"{full:,.1f} kB/s",
+            "-",
+            "-",
+        )
+
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    w2 = max(len(r[2]) for r in rows)
+    print()
+    print(f"{'benchmark':<{w0}}  {'result':<{w1}}  {'goal':<{w2}}  RTOC 3.0")
+    print("-" * (w0 + w1 + w2 + 16))
+    for name, value, goal, rtoc in rows:
+        print(f"{name:<{w0}}  {value:<{w1}}  {goal:<{w2}}  {rtoc}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,400 @@
+"""The TCP server: RTOC's jsonsocket protocol on the logger's asyncio loop.
+
+RTOC 2.x/3.x clients connect, send one frame and read one reply; our clients keep one
+connection open and pipeline many requests. Security differs from RTOC on purpose:
+- without a password the server binds loopback only; another address needs `tcp.insecure`;
+- with a password, clients that are not on loopback must encrypt (RTOC clients never encrypt
+  to 127.0.0.1/localhost, so plain frames from loopback stay accepted);
+- replayed encrypted frames, oversized or malformed frames, stalled and silent clients are
+  refused with an error reply where the protocol allows it, a closed connection and a log
+  line; none of them blocks or slows another client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import time
+from collections import deque
+from typing import Any
+
+from ..config.schema import ConfigError
+from . import protocol
+from .logger import Logger
+from .protocol import Frame, FrameDecoder, ProtocolError
+from .server_handlers import RequestContext, RequestHandler, error_reply
+from .server_ops import ExtensionOps
+
+log = logging.getLogger("rtoc.server")
+
+WRITE_BUFFER_HIGH = 4 * 1024 * 1024  # stop reading a client that does not read its replies
+MAX_QUEUED_REQUESTS = 1000  # in-order requests waiting behind a slow one; more pauses reading
+PROTECTED_TEXT = "RTOC-Server is password protected!"  # what RTOC answers in this case
+
+
+class ServerConfigError(ConfigError):
+    """The tcp section asks for something unsafe or impossible (e.g. a public bind, no password)."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1, ::ffff:127.x and the name localhost."""
+    if host == "localhost" or host == "::1":
+        return True
+    if host.startswith("127."):  # the common case, without ipaddress's cost per connection
+        parts = host.split(".")
+        if len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts):
+            return True
+    try:
+        addr = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return addr.is_loopback
+
+
+class TcpServer:
+    """A Service: RTOC's TCP server for one logger (start/stop with the logger)."""
+
+    name = "tcp"
+
+    def __init__(
+        self,
+        logger: Logger,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        password: str | None = None,
+        insecure: bool | None = None,
+        max_frame_bytes: int | None = None,
+        read_timeout_s: float | None = None,
+        idle_timeout_s: float | None = None,
+        max_clients: int | None = None,
+        replay_capacity: int = 100_000,
+    ) -> None:
+        cfg = logger.config.tcp
+        self.logger = logger
+        self.host = cfg.host if host is None else host
+        self.port = cfg.port if port is None else port
+        self.insecure = cfg.insecure if insecure is None else insecure
+        self.max_frame_bytes = cfg.maxFrameBytes if max_frame_bytes is None else max_frame_bytes
+        self.read_timeout_s = cfg.readTimeout if read_timeout_s is None else read_timeout_s
+        self.idle_timeout_s = cfg.idleTimeout if idle_timeout_s is None else idle_timeout_s
+        self.max_clients = cfg.maxClients if max_clients is None else max_clients
+        self.key = protocol.derive_key(cfg.password if password is None else password)
+        self.replay = protocol.ReplayGuard(replay_capacity)
+        self.ops = ExtensionOps(logger)
+        self.handler = RequestHandler(logger, self.ops)
+        self.connections: set[_Connection] = set()
+        self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self.check_bind()
+
+    def check_bind(self) -> None:
+        """Refuse a non-loopback address without a password unless tcp.insecure is set."""
+        if is_loopback(self.host) or self.key is not None:
+            return
+        if not self.insecure:
+            raise ServerConfigError(
+                f"tcp.host: refusing to listen on {self.host!r} without a password. Set tcp.password "
+                "(remote clients then must encrypt), or keep tcp.host 127.0.0.1 and tunnel with "
+                "`ssh -L 5050:127.0.0.1:5050 host`, or set tcp.insecure to true to accept the risk"
+            )
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    async def start(self) -> None:
+        """Listen (SO_REUSEADDR) and start the timeout sweeper."""
+        self.check_bind()
+        if not is_loopback(self.host) and self.key is None:
+            log.warning(
+                "INSECURE: the TCP server listens on %s:%s without a password; anyone who can reach "
+                "it can read all data and control every device (tcp.insecure is true)",
+                self.host,
+                self.port,
+            )
+        loop = asyncio.get_running_loop()
+        try:
+            self._server = await loop.create_server(
+                lambda: _Connection(self), self.host, self.port, reuse_address=True, backlog=256
+            )
+        except OSError as exc:
+            raise OSError(
+                f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
+            ) from exc
+        sock = self._server.sockets[0]
+        self.port = sock.getsockname()[1]
+        self._sweeper = asyncio.create_task(self._sweep(), name="rtoc-tcp-sweeper")
+        log.info(
+            "TCP server listening on %s:%s (%s)",
+            self.host,
+            self.port,
+            "encrypted for remote clients"
+            if self.key
+            else "plain, loopback only"
+            if is_loopback(self.host)
+            else "plain, INSECURE",
+        )
+
+    async def stop(self) -> None:
+        """Stop listening and drop every connection (their pending work is cancelled)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            try:
+                await self._sweeper
+            except asyncio.CancelledError:
+                pass
+            self._sweeper = None
+        if self._server is not None:
+            self._server.close()
+            for conn in list(self.connections):
+                conn.abort()
+            await self._server.wait_closed()
+            self._server = None
+        self.logger.clients = 0
+        log.info("TCP server stopped")
+
+    async def _sweep(self) -> None:
+        # One timer for all connections: a call_later per frame would cost more than the frame.
+        interval = max(0.02, min(1.0, self.read_timeout_s / 4))
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for conn in list(self.connections):
+                conn.check_timeouts(now)
+
+    def _count(self) -> None:
+        self.logger.clients = len(self.connections)
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: frames in, replies out in request order."""
+
+    def __init__(self, server: TcpServer) -> None:
+        self.srv = server
+        self.decoder = FrameDecoder(server.max_frame_bytes)
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.loopback = False
+        self.privileged = False
+        self.opened = self.last_rx = self.last_tx = time.monotonic()
+        self.requests = 0
+        self.encrypted = False  # mode of the last frame (for unsolicited error replies)
+        self.closing = False
+        self.busy = False  # an in-order request is being answered by a task
+        self.queue: deque[tuple[dict[str, Any], bytes, bool]] = deque()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.out: list[bytes] = []
+        self.read_paused = False
+        self.write_paused = False
+
+    # -- asyncio callbacks --------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.loopback = isinstance(peer, tuple) and is_loopback(str(peer[0]))
+        self.privileged = self.loopback or self.srv.key is not None
+        if len(self.srv.connections) >= self.srv.max_clients:
+            log.warning(
+                "refusing %s: already %d clients (tcp.maxClients)",
+                self.peer,
+                len(self.srv.connections),
+            )
+            self.closing = True
+            transport.write(protocol.pack(error_reply("too many clients, try again later")))
+            transport.close()
+            return
+        transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+        self.srv.connections.add(self)
+        self.srv._count()
+        log.debug("client %s connected", self.peer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        for task in list(self.tasks):
+            task.cancel()
+        self.queue.clear()
+        if self in self.srv.connections:
+            self.srv.connections.discard(self)
+            self.srv._count()
+            log.debug("client %s disconnected after %d requests", self.peer, self.requests)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._update_reading()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        self.last_rx = time.monotonic()
+        try:
+            frames = self.decoder.feed(data)
+        except protocol.FrameTooLarge as exc:
+            self.fail(f"{exc}; closing the connection", level=logging.WARNING)
+            return
+        except ProtocolError as exc:
+            self.fail(f"{exc}; closing the connection", level=logging.WARNING)
+            return
+        for frame in frames:
+            if self.closing:
+                break
+            self.on_frame(frame)
+        self.flush()
+
+    # -- frames -------------------------------------------------------------------------------
+    def on_frame(self, frame: Frame) -> None:
+        self.requests += 1
+        key = self.srv.key
+        if frame.encrypted:
+            self.encrypted = True
+            if key is None:
+                self.fail("this server has no password: send plain frames", encrypted=False)
+                return
+            try:
+                payload = protocol.decrypt(frame.tag, frame.nonce, frame.payload, key)
+            except protocol.AuthError:
+                self.fail("wrong password", encrypted=False, level=logging.WARNING)
+                return
+            if not self.srv.replay.check_and_add(frame.nonce):
+                self.fail("replayed frame rejected", level=logging.WARNING)
+                return
+        else:
+            self.encrypted = False
+            if key is not None and not self.loopback:
+                self.fail(
+                    "this server needs encrypted frames from remote clients (set the password)",
+                    level=logging.WARNING,
+                    password=PROTECTED_TEXT,
+                )
+                return
+            payload = frame.payload
+        enc = frame.encrypted
+        try:
+            msg = protocol.loads(payload)
+        except ProtocolError as exc:
+            log.info("client %s: %s", self.peer, exc)
+            self.reply(error_reply(str(exc)), enc)
+            return
+        if not isinstance(msg, dict) or not msg:
+            self.reply(error_reply("a request must be a non-empty JSON object"), enc)
+            return
+        ext = msg.get("rtoc")
+        if len(msg) == 1 and isinstance(ext, dict) and "id" in ext:
+            # our clients tag requests with ids: answer each as soon as it is ready
+            self.dispatch(msg, payload, enc, ordered=False)
+        elif self.busy:
+            self.queue.append((msg, payload, enc))
+            self._update_reading()
+        else:
+            self.dispatch(msg, payload, enc, ordered=True)
+
+    def dispatch(self, msg: dict[str, Any], raw: bytes, enc: bool, ordered: bool) -> None:
+        ctx = RequestContext(self.peer, self.loopback, enc, self.privileged)
+        try:
+            result = self.srv.handler.handle(msg, raw, ctx)
+        except Exception as exc:  # a bug must cost one reply, never the logger
+            log.exception("client %s: request failed", self.peer)
+            result = error_reply(f"internal error: {type(exc).__name__}: {exc}")
+        if isinstance(result, bytes):
+            self.reply(result, enc)
+            return
+        task = asyncio.get_running_loop().create_task(result)
+        self.tasks.add(task)
+        if ordered:
+            self.busy = True
+        task.add_done_callback(lambda t: self._finished(t, enc, ordered))
+
+    def _finished(self, task: asyncio.Task[bytes], enc: bool, ordered: bool) -> None:
+        self.tasks.discard(task)
+        if task.cancelled() or self.closing:
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("client %s: request failed", self.peer, exc_info=exc)
+            reply = error_reply(f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            reply = task.result()
+        self.reply(reply, enc)
+        if ordered:
+            self.busy = False
+            while self.queue and not self.busy and not self.closing:
+                msg, raw, q_enc = self.queue.popleft()
+                self.dispatch(msg, raw, q_enc, ordered=True)
+            self._update_reading()
+        self.flush()
+
+    # -- output -------------------------------------------------------------------------------
+    def reply(self, payload: bytes, encrypted: bool) -> None:
+        self.out.append(protocol.pack(payload, self.srv.key if encrypted else None))
+
+    def flush(self) -> None:
+        if self.out and self.transport is not None and not self.transport.is_closing():
+            data = b"".join(self.out) if len(self.out) > 1 else self.out[0]
+            self.transport.write(data)
+            self.last_tx = time.monotonic()
+        self.out.clear()
+
+    def fail(
+        self, text: str, *, encrypted: bool | None = None, level: int = logging.INFO, **extra: Any
+    ) -> None:
+        """Answer an error (if the protocol still allows one) and close the connection."""
+        log.log(level, "client %s: %s", self.peer, text)
+        enc = self.encrypted if encrypted is None else encrypted
+        self.reply(error_reply(text, **extra), enc and self.srv.key is not None)
+        self.flush()
+        self.closing = True
+        self.queue.clear()
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _update_reading(self) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        want_pause = self.write_paused or len(self.queue) >= MAX_QUEUED_REQUESTS
+        if want_pause and not self.read_paused:
+            self.transport.pause_reading()
+            self.read_paused = True
+        elif not want_pause and self.read_paused:
+            self.transport.resume_reading()
+            self.read_paused = False
+            self.last_rx = time.monotonic()  # the client was waiting on us, not stalling
+
+    def check_timeouts(self, now: float) -> None:
+        """Close a client stalled inside a frame, silent since it connected, or idle too long."""
+        if self.closing or self.read_paused:
+            return
+        srv = self.srv
+        if self.decoder.pending:
+            if now - self.last_rx > srv.read_timeout_s:
+                self.fail(f"timeout: no data for {srv.read_timeout_s:g} s in the middle of a frame")
+        elif self.busy or self.tasks or self.queue:
+            return
+        elif self.requests == 0:
+            if now - self.opened > srv.read_timeout_s:
+                self.fail(f"timeout: no request within {srv.read_timeout_s:g} s")
+        elif srv.idle_timeout_s and now - max(self.last_rx, self.last_tx) > srv.idle_timeout_s:
+            self.fail(f"idle for {srv.idle_timeout_s:g} s")
+
+
+def attach_tcp(logger: Logger) -> TcpServer | None:
+    """Add the TCP server to the logger's services when config tcp.active is true."""
+    if not logger.config.tcp.active:
+        return None
+    server = TcpServer(logger)
+    logger.add_service(server)
+    logger.tcp_server = server  # type: ignore[attr-defined]
+    return server
