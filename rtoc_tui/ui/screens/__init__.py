@@ -1,0 +1,1 @@
+"""Screens: main, device, script editor, automation, settings, help and dialogs."""

@@ -1,0 +1,1 @@
+"""Reusable widgets: the plotext plot and the Python editor."""
