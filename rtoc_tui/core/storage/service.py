@@ -40,6 +40,7 @@ class _Track:
     replaced: int = 0  # the buffer's `replaced` mark already handled
     resample_prev: tuple[float, float] | None = None
     small_blocks: int = 0  # small blocks written since the last compaction
+    lost_to: int = 0  # samples before this cursor that left memory unstored were reported
 
 
 class StorageService:
@@ -267,7 +268,11 @@ class StorageService:
             cursor = rep if replace else tr.cursor  # a replace restarts the signal at its mark
             r = buf.read_since(cursor, READ_CHUNK)
             if r.missed:
-                self._lost(buf.name, r.missed)
+                first = r.cursor - len(r.x)  # older samples left the ring unstored
+                new_loss = first - max(cursor, tr.lost_to)  # count each loss once, not per retry
+                if new_loss > 0:
+                    self._lost(buf.name, new_loss)
+                tr.lost_to = max(tr.lost_to, first)
             if len(r.x) == 0 and not replace:
                 continue
             more = more or (buf.written > r.cursor)

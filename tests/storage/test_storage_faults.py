@@ -1,0 +1,158 @@
+"""A locked, corrupt or full SQLite store: reported (priority 2 + log), the logger keeps running
+in memory, and writing resumes without loss once the store is back."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtoc_tui.config.home import Home
+from rtoc_tui.core.logger import Logger
+from rtoc_tui.core.storage import StorageService
+
+from .conftest import StartFn, wait_until
+
+
+def errors(lg: Logger) -> list[str]:
+    return [e.text for e in lg.events.all() if e.priority == 2 and e.id == "storageError"]
+
+
+def resumed(lg: Logger) -> bool:
+    return any(e.id == "storageResumed" for e in lg.events.all())
+
+
+def stored(svc: StorageService, name: str) -> np.ndarray:
+    return svc.query(name, None, None, None)[0]
+
+
+async def feed(lg: Logger, start: int, n: int) -> None:
+    lg.store.append("Dev", "U", np.arange(start, start + n, dtype=float), np.ones(n), "V")
+
+
+async def test_locked_database_is_reported_and_resumes(
+    start_logger: StartFn, home: Home, caplog
+) -> None:
+    lg, svc = await start_logger()
+    await feed(lg, 0, 100)
+    await wait_until(lambda: svc.pending_samples() == 0, what="first flush")
+    locker = sqlite3.connect(home.data_dir / "rtoc.sqlite", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        await feed(lg, 100, 100)
+        await wait_until(lambda: errors(lg), what="the lock to be reported")
+        assert "locked" in errors(lg)[0]
+        assert "locked" in lg.status().storage and "ERROR" in lg.status().storage
+        assert any("locked" in r.message and r.levelname == "ERROR" for r in caplog.records)
+        await feed(lg, 200, 100)  # the logger keeps taking data
+        assert len(lg.store.get("Dev.U")) == 300
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    svc.flush_now()  # skip the back-off wait
+    await wait_until(
+        lambda: svc.error is None and svc.pending_samples() == 0, what="writing to resume"
+    )
+    assert resumed(lg)
+    assert np.array_equal(stored(svc, "Dev.U"), np.arange(300.0))
+    assert len(errors(lg)) == 1  # reported once, not on every retry
+
+
+async def test_corrupt_file_is_reported_and_a_new_file_resumes(
+    start_logger: StartFn, home: Home
+) -> None:
+    db = home.data_dir / "rtoc.sqlite"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    db.write_bytes(b"this is not an SQLite database, just garbage " * 200)
+    lg, svc = await start_logger()  # starting must not fail
+    assert errors(lg) and "corrupt" in errors(lg)[0]
+    await feed(lg, 0, 500)
+    assert len(lg.store.get("Dev.U")) == 500
+    db.rename(db.with_suffix(".broken"))  # what the message tells the user to do
+    await wait_until(
+        lambda: svc.error is None and svc.pending_samples() == 0, 60, "writing to resume"
+    )
+    assert np.array_equal(stored(svc, "Dev.U"), np.arange(500.0))
+
+
+def _mount_tmpfs(path: Path, size: str) -> bool:
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
+    return r.returncode == 0
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[tuple[Path, bool]]:
+    """(folder, is a real 1 MB tmpfs). Without mount rights the test caps SQLite's page count instead."""
+    d = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
+    d.mkdir()
+    real = _mount_tmpfs(d, "1m")
+    try:
+        yield d, real
+    finally:
+        if real:
+            subprocess.run(["umount", "-l", str(d)], check=False)
+
+
+async def test_full_disk_is_reported_and_resumes_when_space_returns(
+    start_logger: StartFn, tiny_disk: tuple[Path, bool]
+) -> None:
+    folder, real = tiny_disk
+    lg, svc = await start_logger(
+        {"backup": {"path": str(folder)}, "global": {"recordLength": 2_000_000}}
+    )
+    if not real:
+        svc.engine.pragmas["max_page_count"] = 64  # type: ignore[attr-defined]  # 1 MB at 16 KB pages
+        svc.engine.reset()
+    total = 0
+    while not errors(lg):  # fill the store until it fails
+        await feed(lg, total, 20_000)
+        total += 20_000
+        await wait_until(
+            lambda: svc.pending_samples() == 0 or bool(errors(lg)), what="flush or failure"
+        )
+        assert total < 2_000_000, "the store never filled up"
+    assert "disk full" in errors(lg)[0]
+    await feed(lg, total, 1000)  # still ingesting in memory
+    total += 1000
+    assert lg.store.get("Dev.U").written == total
+    if real:
+        subprocess.run(["mount", "-o", "remount,size=256m", str(folder)], check=True)
+    else:
+        svc.engine.pragmas.pop("max_page_count")  # type: ignore[attr-defined]
+    svc.flush_now()
+    await wait_until(
+        lambda: svc.error is None and svc.pending_samples() == 0, 60, "writing to resume"
+    )
+    assert np.array_equal(stored(svc, "Dev.U"), np.arange(float(total)))
+    assert svc.samples_lost == 0
+
+
+async def test_samples_that_leave_memory_during_an_outage_are_reported(
+    start_logger: StartFn, home: Home
+) -> None:
+    lg, svc = await start_logger({"global": {"recordLength": 100}})
+    await feed(lg, 0, 50)
+    await wait_until(lambda: svc.pending_samples() == 0, what="first flush")
+    locker = sqlite3.connect(home.data_dir / "rtoc.sqlite", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        await feed(lg, 50, 300)  # more than recordLength while the store is locked
+        await wait_until(lambda: errors(lg), what="the lock to be reported")
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    svc.flush_now()
+    await wait_until(
+        lambda: svc.error is None and svc.pending_samples() == 0, what="writing to resume"
+    )
+    lost = [e for e in lg.events.all() if e.id == "storageLost"]
+    assert lost and lost[0].priority == 2 and lost[0].value == 200
+    assert svc.samples_lost == 200
+    assert np.array_equal(stored(svc, "Dev.U"), np.r_[np.arange(50.0), np.arange(250.0, 350.0)])
