@@ -190,6 +190,7 @@ def test_stop_unknown_id_is_an_error(make_auto: Make) -> None:
         ("x = [1, 2]\ny = [v / 0 for v in x]\n", 2, "ZeroDivisionError"),
         ("ok = 1\nrtoc.combine([])\n", 2, "ValueError: combine needs at least one signal"),
         ("a = 1\ntrig a >:\n    pass\n", 2, "SyntaxError"),
+        ("stream(1.0, 'E')\nclearData()\nprint(Script.E.latest)\n", 3, "Script.E has no samples"),
     ],
 )
 def test_error_reports_the_line_in_the_users_text(

@@ -77,7 +77,7 @@ def test_device_attributes_become_runtime_references() -> None:
     out = rewritten(
         "a = Generator.Square.latest\nGenerator.gen_level = 1\nGenerator.setFrequency(2)\n"
     )
-    assert f"a = {tr.REF}('Generator', 'Square').latest" in out
+    assert f"a = {tr.LATEST}('Generator', 'Square')" in out
     assert f"{tr.DEV}('Generator').gen_level = 1" in out
     assert f"{tr.REF}('Generator', 'setFrequency')(2)" in out
 

@@ -13,6 +13,7 @@ others work. Files are saved atomically and never over a file that could not be 
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import logging
 import os
@@ -260,11 +261,8 @@ class SpecFile:
         out = {}
         for name, entry in self.raw.items():
             compiled = self.compiled.get(name)
-            base = (
-                dict(compiled.spec)
-                if compiled is not None
-                else (dict(entry) if isinstance(entry, Mapping) else {"value": entry})
-            )
+            source = compiled.spec if compiled is not None else entry
+            base = copy.deepcopy(dict(source)) if isinstance(source, Mapping) else {"value": source}
             error = self.errors.get(name, "")
             base["errors"] = bool(error)
             base["error"] = error

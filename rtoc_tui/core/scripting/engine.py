@@ -490,21 +490,24 @@ class Automation:
         """Evaluate the conditions of every signal marked since the last call; returns how many."""
         dirty = self._dirty
         keys = []
-        while True:
-            try:
-                keys.append(dirty.pop())  # pop is atomic: a writer may add concurrently
-            except KeyError:
-                break
+        while dirty:  # this worker is the only consumer, so pop cannot fail; writers may add
+            keys.append(dirty.pop())
         if not keys or not self.logger.config.global_.globalEventsActivated:
             return 0
         index = self._event_index
-        todo: dict[int, tuple[CompiledEvent, tuple[str, str]]] = {}
+        if len(keys) == 1:  # the common case: no de-duplication needed
+            key = keys[0]
+            todo = index.get(key, ())
+            for ce in todo:
+                self._evaluate(ce, key)
+            return len(todo)
+        seen: dict[int, tuple[CompiledEvent, tuple[str, str]]] = {}
         for key in keys:
             for ce in index.get(key, ()):
-                todo.setdefault(id(ce), (ce, key))
-        for ce, key in todo.values():
+                seen.setdefault(id(ce), (ce, key))
+        for ce, key in seen.values():
             self._evaluate(ce, key)
-        return len(todo)
+        return len(seen)
 
     def _evaluate(self, ce: CompiledEvent, key: tuple[str, str]) -> None:
         try:

@@ -147,6 +147,16 @@ class Context:
             return functools.partial(introspect.call_function, plugin, name)
         raise AttributeError(f"device {dname} has no signal, parameter or function {name!r}")
 
+    def latest(self, dname: str, sname: str) -> Any:
+        """Device.Signal.latest without building a SignalRef (same result as ref(...).latest)."""
+        buf = self.store.get((dname, sname))
+        if buf is None:
+            return self.ref(dname, sname).latest
+        sample = buf.latest()
+        if sample is None:
+            raise ValueError(f"signal {buf.name} has no samples")
+        return sample[1]
+
     def set_parameter(self, dname: str, name: str, value: Any) -> None:
         """Device.PARAMETER = value."""
         plugin = self.devices.get(dname)
@@ -204,7 +214,6 @@ class Output:
         self._count = 0  # lines ever written: the cursor after the newest line
         self._partial = ""
         self._lock = threading.Lock()
-        self._log = logging.getLogger(f"rtoc.script.{label}")
 
     def write(self, text: str) -> None:
         with self._lock:
@@ -231,7 +240,7 @@ class Output:
     def _append(self, line: str) -> None:
         self._lines.append(line)
         self._count += 1
-        self._log.info("%s", line)
+        log.info("[%s] %s", self.label, line)  # one logger: names come from users (TCP)
 
     def since(self, cursor: int) -> tuple[tuple[str, ...], int]:
         """Lines after `cursor` (older ones may have dropped out) and the new cursor."""
@@ -286,6 +295,7 @@ class Runtime:
             "device": self.ctx.device,
             "clearData": logger.store.clear,
             tr.REF: self.ctx.ref,
+            tr.LATEST: self.ctx.latest,
             tr.DEV: self.ctx.device,
             tr.CLOCK: logger.clock,
             tr.HALT: _halt,
