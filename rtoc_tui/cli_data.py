@@ -40,7 +40,7 @@ HomeOpt = Annotated[
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]rtoc:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]rtoc:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
