@@ -34,6 +34,25 @@ HomeOpt = Annotated[
 ]
 
 
+def complete_key(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of config keys: every schema key, and devices.<driver>.<setting>."""
+    keys = [key for key, _v, _f, _tp in iter_fields(Config()) if key != "devices"]
+    if incomplete.startswith("devices"):
+        try:
+            from ..core.devices import discover, load_class
+
+            home = ctx.params.get("home") or (ctx.obj or {}).get("home")
+            specs = discover(Home(resolve_home(home)).devices_dir)
+            parts = incomplete.split(".")
+            if len(parts) >= 3 and parts[1] in specs:
+                keys = [f"devices.{parts[1]}.{s}" for s in load_class(specs[parts[1]]).SETTINGS]
+            else:
+                keys = [f"devices.{name}" for name in sorted(specs)]
+        except Exception:  # completion must never print a traceback into the shell
+            keys = ["devices"]
+    return [k for k in keys if k.startswith(incomplete)]
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
     err_console.print(f"[bold red]rtoc:[/] {escape(message)}")
     return typer.Exit(code)
@@ -144,7 +163,13 @@ def config_show(
 
 def config_get(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(help="Dotted key, e.g. tcp.port or devices.Generator.seed")],
+    key: Annotated[
+        str,
+        typer.Argument(
+            help="Dotted key, e.g. tcp.port or devices.Generator.seed",
+            autocompletion=complete_key,
+        ),
+    ],
     home: HomeOpt = None,
 ) -> None:
     """Print one effective value, for scripts.
@@ -197,7 +222,12 @@ def lookup_section(name: str) -> str:
 
 def config_set(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(help="Dotted key, e.g. tcp.port or devices.VC820.port")],
+    key: Annotated[
+        str,
+        typer.Argument(
+            help="Dotted key, e.g. tcp.port or devices.VC820.port", autocompletion=complete_key
+        ),
+    ],
     value: Annotated[str, typer.Argument(help="New value: text, a number, true/false, or JSON")],
     home: HomeOpt = None,
 ) -> None:

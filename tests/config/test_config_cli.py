@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -178,3 +180,30 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     code, out = run(*command, "--help", env={"COLUMNS": "200"})
     assert code == 0
     assert "Example" in out and "rtoc " in out
+
+
+def complete(words: str) -> list[str]:
+    """What bash completion offers for the last word of `words`."""
+    # The console script: completion keys off the program name (_RTOC_COMPLETE for `rtoc`).
+    rtoc = Path(sys.executable).with_name("rtoc")
+    assert rtoc.is_file(), f"no console script {rtoc}: install the package (pip install -e .)"
+    proc = subprocess.run(
+        [str(rtoc)],
+        stdin=subprocess.DEVNULL,
+        env={
+            **os.environ,
+            "_RTOC_COMPLETE": "complete_bash",
+            "COMP_WORDS": words,
+            "COMP_CWORD": str(len(words.split()) - 1),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return proc.stdout.split()
+
+
+def test_shell_completion_of_keys(home: Home) -> None:
+    assert complete("rtoc config get tcp.p") == ["tcp.port", "tcp.password"]
+    assert complete("rtoc config set devices.Gen") == ["devices.Generator"]
+    assert complete("rtoc config set devices.Generator.wa") == ["devices.Generator.waveform"]
