@@ -74,6 +74,25 @@ def test_trig_runs_its_block_only_on_a_false_to_true_change(make_auto: Make, fin
     assert outputs == [(), ("Hello",), (), (), ("Hello",)]
 
 
+def test_rtoc_trig_example_in_a_repeated_script_with_the_generator(
+    make_auto: Make, wait_for: Any
+) -> None:
+    config = {"devices": {"Generator": {"samplerate": 50.0, "gen_freq": 5.0}}}
+    logger, auto = make_auto(config)
+    start_generator(logger, wait_for)
+    src = "global VARNAME = 0\nVARNAME += 1\ntrig Generator.Square.latest >= 2:\n    print('Hello', VARNAME)\n"
+    run = auto.run(src, "doc trig", mode="repeat", samplerate=100)
+    wait_for(lambda: len(auto.output(run.id).lines) >= 3, what="three rising edges")
+    auto.stop(run.id)
+    wait_for(lambda: auto.output(run.id).state == "stopped")
+    lines = auto.output(run.id).lines
+    runs = [r.runs for r in auto.list() if r.id == run.id][0]
+    counts = [int(line.split()[1]) for line in lines]
+    assert all(line.startswith("Hello ") for line in lines)
+    assert counts == sorted(set(counts)) and counts[-1] <= runs  # VARNAME kept across runs
+    assert 2 * len(lines) <= runs  # once per rising edge, not on every run while high
+
+
 def test_clock_is_current_and_print_goes_to_the_output(make_auto: Make, finish: Any) -> None:
     logger, auto = make_auto()
     src = "print('a', 1, sep='-')\nprint('b', end='')\nprint('c')\nt0 = clock\nsleep(0.01)\nprint(clock > 1e9, clock > t0)\n"
