@@ -330,9 +330,11 @@ def main() -> None:
         req = {
             "rtoc": {
                 "op": "append",
-                "name": "Batch.bin",
-                "x": protocol.encode_array(xb),
-                "y": protocol.encode_array(yb),
+                "args": {
+                    "name": "Batch.bin",
+                    "x": protocol.encode_array(xb),
+                    "y": protocol.encode_array(yb),
+                },
             }
         }
         rate, size = pipelined(p, json.dumps(req).encode(), d, 64)

@@ -294,7 +294,9 @@ class RemoteClient:
         self._next_id += 1
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
-        frame = protocol.pack(protocol.dumps({"rtoc": {"op": op, "id": rid, **params}}), self._key)
+        frame = protocol.pack(
+            protocol.dumps({"rtoc": {"op": op, "id": rid, "args": params}}), self._key
+        )
         self.bytes_sent += len(frame)
         writer.write(frame)
         try:

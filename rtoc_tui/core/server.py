@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from ..config.schema import ConfigError
@@ -72,6 +73,7 @@ class TcpServer:
         idle_timeout_s: float | None = None,
         max_clients: int | None = None,
         replay_capacity: int = 100_000,
+        is_local: Callable[[str], bool] = is_loopback,
     ) -> None:
         cfg = logger.config.tcp
         self.logger = logger
@@ -83,6 +85,7 @@ class TcpServer:
         self.idle_timeout_s = cfg.idleTimeout if idle_timeout_s is None else idle_timeout_s
         self.max_clients = cfg.maxClients if max_clients is None else max_clients
         self.key = protocol.derive_key(cfg.password if password is None else password)
+        self.is_local = is_local  # how a peer address counts as loopback (tests simulate remotes)
         self.replay = protocol.ReplayGuard(replay_capacity)
         self.ops = ExtensionOps(logger)
         self.handler = RequestHandler(logger, self.ops)
@@ -159,7 +162,10 @@ class TcpServer:
 
     async def _sweep(self) -> None:
         # One timer for all connections: a call_later per frame would cost more than the frame.
-        interval = max(0.02, min(1.0, self.read_timeout_s / 4))
+        limits = [1.0, self.read_timeout_s / 4] + (
+            [self.idle_timeout_s / 4] if self.idle_timeout_s else []
+        )
+        interval = max(0.02, min(limits))
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
@@ -197,7 +203,7 @@ class _Connection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self.loopback = isinstance(peer, tuple) and is_loopback(str(peer[0]))
+        self.loopback = isinstance(peer, tuple) and self.srv.is_local(str(peer[0]))
         self.privileged = self.loopback or self.srv.key is not None
         if len(self.srv.connections) >= self.srv.max_clients:
             log.warning(

@@ -404,24 +404,14 @@ class RequestHandler:
     def stored_window(
         self, name: str, xmin: float | None, xmax: float | None, max_n: int | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Storage and memory merged (memory holds what the flusher has not written yet)."""
-        sx, sy = self.storage.query(name, xmin, xmax, max_n or 0)
-        sx, sy = np.asarray(sx, dtype=float), np.asarray(sy, dtype=float)
+        """Storage's answer (it merges what is still only in memory); memory if it fails."""
+        try:
+            x, y = self.storage.query(name, xmin, xmax, max_n)
+            return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        except Exception as exc:  # storage trouble must not cost the client its data
+            log.warning("getSignal %s: storage query failed (%s); answering from memory", name, exc)
         b = self.logger.store.get(name)
-        if b is None:
-            return sx, sy
-        if not len(sx):
-            return b.window(xmin, xmax, max_n)
-        last = float(sx[-1])
-        mx, my = b.window(last, xmax, None)
-        keep = mx > last
-        mx, my = mx[keep], my[keep]
-        if not len(mx):
-            return sx, sy
-        if max_n and len(sx) + len(mx) > max_n:
-            # too many in total: decimate the memory tail to its share of max_n
-            mx, my = b.window(float(mx[0]), xmax, max(2, max_n - len(sx)))
-        return np.concatenate((sx, mx)), np.concatenate((sy, my))
+        return b.window(xmin, xmax, max_n) if b is not None else (np.empty(0), np.empty(0))
 
     def session(self) -> dict[str, Any]:
         """getSession: RTOC's generateSessionJSON (maxLength, signals, events, devices)."""

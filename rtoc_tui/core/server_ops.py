@@ -1,6 +1,6 @@
 """Our own operations over the RTOC wire format: the `rtoc` request key.
 
-A request {"rtoc": {"op": NAME, "id": N, ...arguments}} is answered with
+A request {"rtoc": {"op": NAME, "id": N, "args": {...}}} is answered with
 {"error": false, "rtoc": {"id": N, "ok": true, "result": ...}} or
 {"error": false, "rtoc": {"id": N, "ok": false, "error": "why"}}. The operations cover the
 `LoggerClient` interface and are answered by the same helpers `LocalClient` uses, so local and
@@ -131,7 +131,7 @@ def _number(value: Any, what: str, allow_none: bool = True) -> float | None:
 
 
 def quantize_width(raw: float) -> float:
-    """A bucket width close to raw (at most 0.4 % larger) that stays identical while a window
+    """A bucket width close to raw (at most 0.8 % larger) that stays identical while a window
     of constant span slides, despite rounding noise in xmax - xmin."""
     m, e = math.frexp(raw)
     return math.ldexp(math.ceil(m * 256) / 256, e)
@@ -203,7 +203,9 @@ class ExtensionOps:
                     f"{op} is only allowed from this machine or on a password-protected server"
                 )
             fn: Callable[..., Awaitable[Any]] = getattr(self, f"op_{op}")
-            args = {k: v for k, v in req.items() if k not in ("op", "id")}
+            args = req.get("args", {})
+            if not isinstance(args, dict):
+                raise OpError("args must be an object {name: value}")
             try:
                 inspect.signature(fn).bind(ctx, **args)
             except TypeError as exc:
@@ -473,7 +475,9 @@ class ExtensionOps:
     async def _automation(self, op: str, *args: Any, **kwargs: Any) -> Any:
         auto = getattr(self.logger, "automation", None)
         if auto is None:
-            raise OpError("scripting is not available in this logger")
+            # LocalClient's answer without scripting (an error, or an empty list), so that
+            # local and remote clients behave the same
+            return to_wire(await getattr(self.local, op)(*args, **kwargs))
         fn = getattr(auto, _AUTOMATION_METHODS[op])
         if inspect.iscoroutinefunction(fn):
             result = await fn(*args, **kwargs)
