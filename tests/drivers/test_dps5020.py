@@ -7,13 +7,14 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import helpers
 import pytest
 import serial
+from helpers import events, wait_for
 from rtoc_tui.drivers.dps5020 import DPS5020, DPSError, unwrap_power
 from rtoc_tui.drivers.emulators.dps5020 import DPSEmulator, crc16, with_crc
 
@@ -23,28 +24,8 @@ from rtoc_tui.core.devices import DeviceError
 from rtoc_tui.core.logger import Logger
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll cond() until it is truthy; fail with `what` after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-def latest(logger: Logger, sig: str) -> float | None:
-    buf = logger.store.get(f"DPS5020.{sig}")
-    if buf is None:
-        return None
-    last = buf.latest()
-    return None if last is None else last[1]
-
-
-def events(logger: Logger, id: str) -> list[Any]:
-    return [e for e in logger.events.all() if e.id == id]
+def latest(logger, name: str) -> float | None:
+    return helpers.latest(logger, f"DPS5020.{name}")
 
 
 @pytest.fixture

@@ -6,12 +6,13 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import helpers
 import pytest
+from helpers import events, wait_for
 from pymodbus.client import ModbusTcpClient
 from rtoc_tui.drivers.emulators.heliotherm import HeliothermEmulator
 from rtoc_tui.drivers.heliotherm import Heliotherm
@@ -21,15 +22,12 @@ from rtoc_tui.core.devices import DeviceError
 from rtoc_tui.core.introspect import IntrospectionError, function_names, parameters, set_parameter
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll cond until it returns something truthy, or fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+def latest(logger, name: str) -> float | None:
+    return helpers.latest(logger, f"Heliotherm.{name}")
+
+
+def count(logger, name: str) -> int:
+    return helpers.count(logger, f"Heliotherm.{name}")
 
 
 @pytest.fixture
@@ -50,22 +48,6 @@ def start(logger, emu, monkeypatch) -> Iterator[Callable[..., Heliotherm]]:
 
     yield _start
     logger.devices.stop_all()
-
-
-def latest(logger, name: str) -> float | None:
-    buf = logger.store.get(f"Heliotherm.{name}")
-    if buf is None or buf.latest() is None:
-        return None
-    return buf.latest()[1]
-
-
-def count(logger, name: str) -> int:
-    buf = logger.store.get(f"Heliotherm.{name}")
-    return 0 if buf is None else len(buf)
-
-
-def events(logger, id: str) -> list:
-    return [e for e in logger.events.all() if e.id == id]
 
 
 def test_raw_frames_match_the_documented_examples(emu) -> None:

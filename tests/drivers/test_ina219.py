@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import helpers
 import pytest
+from helpers import events, wait_for
 from rtoc_tui.drivers.emulators import ina219 as emu
 from rtoc_tui.drivers.ina219 import INA219, Calibration
 
@@ -17,15 +18,12 @@ from rtoc_tui.core.devices import DeviceError
 from rtoc_tui.core.introspect import IntrospectionError, set_parameter
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll cond until it returns something truthy, or fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+def latest(logger, name: str) -> float | None:
+    return helpers.latest(logger, f"INA219.{name}")
+
+
+def count(logger, name: str) -> int:
+    return helpers.count(logger, f"INA219.{name}")
 
 
 @pytest.fixture
@@ -57,22 +55,6 @@ def start(logger, chip, opens, monkeypatch) -> Iterator[Callable[..., INA219]]:
 
     yield _start
     logger.devices.stop_all()
-
-
-def latest(logger, name: str) -> float | None:
-    buf = logger.store.get(f"INA219.{name}")
-    if buf is None or buf.latest() is None:
-        return None
-    return buf.latest()[1]
-
-
-def count(logger, name: str) -> int:
-    buf = logger.store.get(f"INA219.{name}")
-    return 0 if buf is None else len(buf)
-
-
-def events(logger, id: str) -> list:
-    return [e for e in logger.events.all() if e.id == id]
 
 
 def test_calibration_matches_the_datasheet_examples() -> None:

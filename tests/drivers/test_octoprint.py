@@ -6,14 +6,15 @@ import json
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import helpers
 import pytest
+from helpers import events, wait_for
 from rtoc_tui.drivers.emulators.octoprint import OctoPrintEmulator
 from rtoc_tui.drivers.octoprint import OctoPrint, OctoPrintCommandError
 
@@ -24,15 +25,12 @@ from rtoc_tui.core.introspect import function_names, parameters
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll cond until it returns something truthy, or fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+def latest(logger, name: str) -> float | None:
+    return helpers.latest(logger, f"OctoPrint.{name}")
+
+
+def count(logger, name: str) -> int:
+    return helpers.count(logger, f"OctoPrint.{name}")
 
 
 @pytest.fixture
@@ -54,22 +52,6 @@ def start(logger, emu, monkeypatch) -> Iterator[Callable[..., OctoPrint]]:
 
     yield _start
     logger.devices.stop_all()
-
-
-def latest(logger, name: str) -> float | None:
-    buf = logger.store.get(f"OctoPrint.{name}")
-    if buf is None or buf.latest() is None:
-        return None
-    return buf.latest()[1]
-
-
-def count(logger, name: str) -> int:
-    buf = logger.store.get(f"OctoPrint.{name}")
-    return 0 if buf is None else len(buf)
-
-
-def events(logger, id: str) -> list:
-    return [e for e in logger.events.all() if e.id == id]
 
 
 def states(logger) -> list[str]:

@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import helpers
 import numpy as np
 import pytest
+from helpers import events, wait_for
 from otii_tcp_client import otii_client
 from otii_tcp_client.otii_exception import Otii_Exception
 from rtoc_tui.drivers.emulators.otii import OtiiEmulator
@@ -24,16 +26,8 @@ from rtoc_tui.core.logger import Logger
 RATE = 4000
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll cond until it is truthy; fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
+def count(logger, name: str) -> int:
+    return helpers.count(logger, f"Otii.{name}")
 
 
 @pytest.fixture
@@ -54,15 +48,6 @@ def start_otii(logger: Logger, emu: OtiiEmulator) -> Iterator[Callable[..., Otii
 
     yield _start
     logger.devices.stop_all()
-
-
-def count(logger: Logger, sname: str) -> int:
-    buf = logger.store.get(f"Otii.{sname}")
-    return 0 if buf is None else len(buf)
-
-
-def events(logger: Logger, event_id: str) -> list[Any]:
-    return [e for e in logger.events.all() if e.id == event_id]
 
 
 # -- normal readings ------------------------------------------------------------------------

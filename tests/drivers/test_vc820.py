@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import serial
+from helpers import events, wait_for
 from rtoc_tui.drivers.emulators.vc820 import VC820Emulator, autorange, encode_frame
 from rtoc_tui.drivers.vc820 import (
     AC,
@@ -43,25 +44,9 @@ DOC_FRAMES = [
 ]
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll cond() until it is truthy; fail with `what` after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
 def values(logger: Logger, sig: str) -> list[float]:
     buf = logger.store.get(f"VC820.{sig}")
     return [] if buf is None else buf.copy()[1].tolist()
-
-
-def events(logger: Logger, id: str) -> list[Any]:
-    return [e for e in logger.events.all() if e.id == id]
 
 
 # -- encoder / decoder ---------------------------------------------------------------------------

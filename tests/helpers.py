@@ -1,0 +1,36 @@
+"""Small helpers shared by the tests (importable as `helpers`: tests/ is on pytest's pythonpath)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    """Poll cond until it returns something truthy (and return that), or fail after timeout s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.005)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def events(logger: Any, event_id: str) -> list[Any]:
+    """The logger's events with this id, oldest first."""
+    return [e for e in logger.events.all() if e.id == event_id]
+
+
+def latest(logger: Any, name: str) -> float | None:
+    """The newest y value of signal "Device.Signal", or None."""
+    buf = logger.store.get(name)
+    last = None if buf is None else buf.latest()
+    return None if last is None else last[1]
+
+
+def count(logger: Any, name: str) -> int:
+    """Samples held in memory for signal "Device.Signal"."""
+    buf = logger.store.get(name)
+    return 0 if buf is None else len(buf)
