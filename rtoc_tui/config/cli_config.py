@@ -214,7 +214,7 @@ def _get(cfg: Config, key: str) -> Any:
 
 def lookup_section(name: str) -> str:
     """Validate a bare section name like 'tcp'."""
-    sections = [k for k in ("global", "tcp", "postgresql", "backup", "telegram", "tui")]
+    sections = ["global", "tcp", "postgresql", "backup", "telegram", "tui"]
     if name not in sections:
         raise ConfigError(f"{name}: unknown key (sections: {', '.join(sections)}, devices)")
     return name
@@ -322,10 +322,8 @@ def _set_device(h: Home, cfg: Config, key: str, text: str) -> tuple[Any, Any]:
                 known = ", ".join(sorted(declared)) or "none"
                 raise ConfigError(f"{key}: unknown setting (known: {known})")
             raw: Any = text
-            if setting.value_type is str:
-                raw = text
-            elif text.strip().lower() in ("null", "none") and setting.default is None:
-                raw = None
+            if setting.value_type is not str and text.strip().lower() in ("null", "none"):
+                raw = None  # accepted only where the driver's default is None
             old = current.get(parts[2], setting.default)
             new = setting.coerce(raw, key)
             current[parts[2]] = new

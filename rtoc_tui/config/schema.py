@@ -53,7 +53,9 @@ class TcpSection:
     """RTOC's TCP server (jsonsocket wire format)."""
 
     active: bool = field(default=False, metadata=doc("Run the TCP server"))
-    port: int = field(default=5050, metadata=doc("TCP port", ge=1, le=65535))
+    port: int = field(
+        default=5050, metadata=doc("TCP port (0: any free port, for tests)", ge=0, le=65535)
+    )
     password: str = field(
         default="",
         metadata=doc("Password for AES encryption; empty means plain frames and loopback only"),

@@ -172,6 +172,7 @@ class Prompter:
 
 # -- parsers: each raises ValueError with a message a user understands --------------------------
 def parse_bool(text: str) -> bool:
+    """y/yes/true/1/on (and German j/ja) or n/no/false/0/off."""
     low = text.strip().lower()
     if low in ("y", "yes", "true", "1", "on", "j", "ja"):
         return True
@@ -359,9 +360,11 @@ class Wizard:
         self.autorun = list(self.old_autorun)
 
     def say(self, text: str) -> None:
+        """Print a line (rich markup allowed)."""
         self.console.print(text, highlight=False)
 
     def heading(self, text: str) -> None:
+        """Print a section heading."""
         self.console.print(f"\n[bold]{escape(text)}[/]", highlight=False)
 
     def run(self) -> WizardResult:
@@ -380,6 +383,7 @@ class Wizard:
 
     # -- sections ------------------------------------------------------------------------------
     def ask_memory(self) -> None:
+        """global.recordLength."""
         self.heading("Memory")
         g = self.cfg.global_
         g.recordLength = self.p.ask(
@@ -389,6 +393,7 @@ class Wizard:
         )
 
     def ask_devices(self) -> None:
+        """autorun_devices, then the settings of each chosen driver."""
         from ..core.devices import discover
 
         self.heading("Devices started with the logger (autorun_devices)")
@@ -444,6 +449,7 @@ class Wizard:
         return f"{spec.source}; {doc.splitlines()[0]}" if doc else spec.source
 
     def ask_device_settings(self, name: str, spec: Any, *, new: bool) -> None:
+        """devices.<name>.*, validated by the driver's declared SETTINGS."""
         from ..core.devices import load_class
         from ..core.settings import SettingsError
 
@@ -509,6 +515,7 @@ class Wizard:
             self.cfg.devices.pop(name, None)
 
     def ask_tcp(self) -> None:
+        """tcp.active, port, password and host; never exposes the server by accident."""
         self.heading("TCP server (remote clients: rtoc attach, RTOC GUI)")
         t = self.cfg.tcp
         t.active = self.p.confirm("Run the TCP server?", t.active)
@@ -559,6 +566,7 @@ class Wizard:
             return
 
     def ask_storage(self) -> None:
+        """backup.active and the engine: SQLite (with its folder), PostgreSQL or off."""
         self.heading("Storage of recordings")
         b, pg = self.cfg.backup, self.cfg.postgresql
         current = "off" if not b.active else ("postgresql" if pg.active else "sqlite")
@@ -576,6 +584,7 @@ class Wizard:
             self.ask_postgres()
 
     def ask_postgres(self) -> None:
+        """The PostgreSQL connection, tested live until it works or the user keeps it."""
         pg = self.cfg.postgresql
         while True:
             pg.host = self.p.ask("PostgreSQL host", pg.host, parse_host)
@@ -611,6 +620,7 @@ class Wizard:
                 return
 
     def ask_ui(self) -> None:
+        """tui.plot_hz."""
         self.heading("Terminal UI")
         tui = self.cfg.tui
         if running_on_raspberry_pi():
@@ -639,6 +649,7 @@ class Wizard:
         return out
 
     def finish(self) -> WizardResult:
+        """Print the changes, confirm, write config.json and autorun_devices atomically."""
         result = WizardResult(self.home.config_file, self.changes())
         self.heading("Summary")
         if not result.changes:
