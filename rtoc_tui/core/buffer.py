@@ -50,6 +50,7 @@ class SignalBuffer:
         "replaced",
         "updated",
         "lock",
+        "watchers",
     )
 
     def __init__(self, sig_id: int, dname: str, sname: str, unit: str, capacity: int) -> None:
@@ -70,6 +71,7 @@ class SignalBuffer:
         self.replaced = 0  # cursor where the newest replace() began (storage drops older samples)
         self.updated = 0.0  # wall clock of the last append (inactivity mark)
         self.lock = threading.Lock()
+        self.watchers: tuple = ()  # store listeners interested in this signal only (see SignalStore.watch)
 
     # -- properties -------------------------------------------------------------------------
     @property

@@ -51,6 +51,7 @@ class SignalStore:
         self._lock = threading.Lock()
         self.version = 0  # bumped when signals are added, removed or renamed
         self._listeners: list[DataListener] = []
+        self._watch: dict[DataListener, frozenset[tuple[str, str]]] = {}
 
     # -- listeners -------------------------------------------------------------------------
     def add_listener(self, fn: DataListener) -> None:
@@ -59,8 +60,26 @@ class SignalStore:
     def remove_listener(self, fn: DataListener) -> None:
         self._listeners = [f for f in self._listeners if f is not fn]
 
+    def watch(self, fn: DataListener, keys: Iterable[tuple[str, str]]) -> None:
+        """Call fn(buffer, n_new) after appends to these (device, signal) keys only.
+
+        Replaces fn's previous key set; an empty set unregisters it. Unlike add_listener, signals
+        nobody watches pay nothing for it on the stream() hot path.
+        """
+        with self._lock:
+            key_set = frozenset(keys)
+            if key_set:
+                self._watch[fn] = key_set
+            else:
+                self._watch.pop(fn, None)
+            for buf in self._signals.values():
+                buf.watchers = self._watchers_for((buf.dname, buf.sname))
+
+    def _watchers_for(self, key: tuple[str, str]) -> tuple[DataListener, ...]:
+        return tuple(fn for fn, keys in self._watch.items() if key in keys)
+
     def _notify(self, buf: SignalBuffer, n: int) -> None:
-        for fn in self._listeners:
+        for fn in (*self._listeners, *buf.watchers):
             try:
                 fn(buf, n)
             except Exception:  # a listener must never break a driver's stream
@@ -76,6 +95,7 @@ class SignalStore:
                 buf = self._signals.get(key)
                 if buf is None:
                     buf = SignalBuffer(self._next_id, dname, sname, unit or "", self.record_length)
+                    buf.watchers = self._watchers_for(key)
                     self._next_id += 1
                     self._signals[key] = buf
                     self._by_id[buf.id] = buf
@@ -131,7 +151,7 @@ class SignalStore:
         if buf is None or (unit is not None and unit != buf.unit):
             buf = self.get_or_create(dname, sname, unit)
         buf.append_one(x, y)
-        if self._listeners:
+        if self._listeners or buf.watchers:
             self._notify(buf, 1)
 
     def append(self, dname: str, sname: str, x, y, unit: str | None = None) -> SignalBuffer:
@@ -140,7 +160,7 @@ class SignalStore:
         ya = np.asarray(y, dtype=float).reshape(-1)
         buf = self.get_or_create(dname, sname, unit)
         buf.append(xa, ya)
-        if self._listeners and len(xa):
+        if (self._listeners or buf.watchers) and len(xa):
             self._notify(buf, len(xa))
         return buf
 
@@ -165,7 +185,7 @@ class SignalStore:
             incoming = xa if hold == "mergeX" else ya
             keep = ~np.isin(incoming, existing)
             buf.append(xa[keep], ya[keep])
-        if self._listeners:
+        if self._listeners or buf.watchers:
             self._notify(buf, len(xa))
         return buf
 

@@ -85,3 +85,22 @@ def test_event_log_cursor_cap_and_listeners() -> None:
     assert log.all()[0].to_rtoc() == [2.0, "e2", 2, None, "x"]
     log.clear()
     assert log.since(0) == []
+
+
+def test_watch_calls_back_only_for_watched_signals_including_future_ones() -> None:
+    s = SignalStore(10)
+    seen: list[str] = []
+
+    def fn(buf, n):
+        seen.append(f"{buf.name}:{n}")
+
+    s.append_one("D", "A", 1.0, 1.0)
+    s.watch(fn, {("D", "A"), ("D", "Later")})
+    s.append_one("D", "A", 2.0, 2.0)
+    s.append_one("D", "B", 2.0, 2.0)  # not watched: no call, and no cost on the hot path
+    s.append("D", "Later", [1.0, 2.0], [1.0, 2.0])  # created after watch() was set up
+    assert seen == ["D.A:1", "D.Later:2"]
+    assert s.get("D.B").watchers == ()
+    s.watch(fn, ())
+    s.append_one("D", "A", 3.0, 3.0)
+    assert seen == ["D.A:1", "D.Later:2"]

@@ -150,15 +150,20 @@ class Automation:
 
     def _listen(self) -> None:
         if not self._listening:
-            self.logger.store.add_listener(self._on_data)
-            self.logger.events.add_listener(self._on_event)
             self._listening = True
+            self._sync_watch()
+            self.logger.events.add_listener(self._on_event)
 
     def _unlisten(self) -> None:
         if self._listening:
-            self.logger.store.remove_listener(self._on_data)
-            self.logger.events.remove_listener(self._on_event)
             self._listening = False
+            self.logger.store.watch(self._on_data, ())
+            self.logger.events.remove_listener(self._on_event)
+
+    def _sync_watch(self) -> None:
+        """Only the signals conditions or triggered scripts use pay for a data callback."""
+        if self._listening:
+            self.logger.store.watch(self._on_data, {*self._event_index, *self._trigger_index})
 
     # -- hot paths (other threads) ----------------------------------------------------------------
     def _on_data(self, buf: SignalBuffer, n: int) -> None:
@@ -302,6 +307,7 @@ class Automation:
             for name in run.triggers:
                 index.setdefault(_signal_key(name), []).append(run)
             self._trigger_index = {k: tuple(v) for k, v in index.items()}  # swapped, never mutated
+            self._sync_watch()
 
     def _run_done(self, run: ScriptRun) -> None:
         if run.mode != "trigger":
@@ -309,6 +315,7 @@ class Automation:
         with self._lock:
             index = {k: tuple(r for r in v if r is not run) for k, v in self._trigger_index.items()}
             self._trigger_index = {k: v for k, v in index.items() if v}
+            self._sync_watch()
 
     def _report_run_error(self, run: ScriptRun, lineno: int | None, message: str) -> None:
         where = f"line {lineno}: " if lineno else ""
@@ -438,6 +445,7 @@ class Automation:
                     index.setdefault(key, []).append(ce)
         self._events = events
         self._event_index = {k: tuple(v) for k, v in index.items()}
+        self._sync_watch()
 
     def _rebuild_actions(self) -> None:
         index: dict[str, list[str]] = {}
