@@ -164,6 +164,11 @@ class RtocApp(App[None]):
         except ClientError as exc:
             self._set_connected(True, describe_error(exc))
             return
+        except Exception as exc:  # a bug in a client must not stop polling: show it, go on
+            log.exception("poll failed")
+            self.state.error = describe_error(exc)
+            self.notify(self.state.error, title="poll", severity="error")
+            return
         self._apply(status, signals, events, devices)
 
     def _set_connected(self, connected: bool, error: str = "") -> None:

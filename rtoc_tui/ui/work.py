@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.dom import DOMNode
+from textual.screen import ModalScreen
 from textual.worker import Worker
 
 from ..client.api import ClientError, Disconnected
@@ -22,6 +23,23 @@ T = TypeVar("T")
 def rtoc_app(node: DOMNode) -> RtocApp:
     """The running RtocApp (panes reach the client through it, never through each other)."""
     return node.app  # type: ignore[return-value]
+
+
+def base_screen_visible(node: DOMNode) -> bool:
+    """Whether node's screen is what the user sees: on top, or under modal dialogs only.
+
+    (Screen.is_current is also true for the screen under a full screen, so it cannot tell.)
+    """
+    try:
+        stack = node.app.screen_stack
+    except Exception:
+        return False
+    for screen in reversed(stack):
+        if screen is node.screen:
+            return True
+        if not isinstance(screen, ModalScreen):
+            return False
+    return False
 
 
 def describe_error(exc: BaseException) -> str:
@@ -41,13 +59,17 @@ def client_call(
     done: Callable[[T], Any] | None = None,
     failed: Callable[[str], Any] | None = None,
     success: str | None = None,
-    exclusive: bool = False,
-) -> Worker[None]:
+    skip_if_busy: bool = False,
+) -> Worker[None] | None:
     """Run `await make()` in a worker; on success call done(result), on failure notify.
 
     A ClientError (including Disconnected) becomes an error notification (and `failed(text)`
     when given); any other exception is logged and notified too, never raised into the app.
+    With skip_if_busy, nothing starts while a call of the same group from this node is still
+    running (periodic refreshes over a slow link must not pile up).
     """
+    if skip_if_busy and busy(node, group):
+        return None
 
     async def job() -> None:
         try:
@@ -66,4 +88,9 @@ def client_call(
         if success:
             node.app.notify(success, title=group, timeout=3)
 
-    return node.run_worker(job(), group=group, exclusive=exclusive, exit_on_error=False)
+    return node.run_worker(job(), group=group, exit_on_error=False)
+
+
+def busy(node: DOMNode, group: str) -> bool:
+    """Whether a worker of this group started by node has not finished yet."""
+    return any(w.group == group and w.node is node and not w.is_finished for w in node.app.workers)

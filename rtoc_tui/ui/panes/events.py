@@ -49,7 +49,11 @@ class EventsPane(Vertical):
         self._key: tuple[Any, ...] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter events (text, device, signal, id)", id="events-filter")
+        yield Input(
+            placeholder="filter events (text, device, signal, id)",
+            id="events-filter",
+            select_on_focus=False,
+        )
         table = EventsTable(id="events-table", cursor_type="row", zebra_stripes=False)
         table.add_column("time", key="time", width=8)
         table.add_column("P", key="prio", width=1)
@@ -72,10 +76,10 @@ class EventsPane(Vertical):
             self._rebuild()
 
     def visible_events(self) -> list[EventInfo]:
-        """The events the table shows, newest first."""
+        """The events the table shows, newest (by event time) first."""
         needle = self.text_filter.lower()
         out = []
-        for e in reversed(self._events):
+        for e in sorted(self._events, key=lambda ev: (ev.x, ev.seq), reverse=True):
             if e.priority not in self.shown_priorities:
                 continue
             if needle and not any(

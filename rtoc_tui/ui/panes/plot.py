@@ -10,6 +10,7 @@ when data arrived or the time axis moved by at least one column.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ from ...config.schema import TuiSection
 from ..format import fmt_clock, fmt_rel, fmt_span, fmt_value, time_ticks
 from ..state import PRIORITY_COLORS, LoggerState, color_of, rich_color
 from ..widgets.plot import PlotextPlot, PlotSpec, Trace, VLine
-from ..work import describe_error, rtoc_app
+from ..work import base_screen_visible, describe_error, rtoc_app
+
+log = logging.getLogger("rtoc.ui")
 
 # Time window presets in seconds (None: everything in memory).
 WINDOW_PRESETS: tuple[float | None, ...] = (10, 30, 60, 300, 900, 3600, 6 * 3600, 86400, None)
@@ -81,6 +84,7 @@ class PlotPane(Vertical):
         self.signals: dict[str, SignalInfo] = {}
         self.series: dict[str, Series] = {}
         self._marks: list[EventInfo] = []
+        self._events_seen = -1
         self._events_version = 0
         self._timer: Timer | None = None
         self._fetching = False
@@ -122,7 +126,8 @@ class PlotPane(Vertical):
     def apply_state(self, state: LoggerState, new_events: list[EventInfo]) -> None:
         """New signal metadata (for units and change detection) and events (for markers)."""
         self.signals = state.signals
-        if new_events or len(state.events) < len(self._marks):
+        if new_events or len(state.events) != self._events_seen:
+            self._events_seen = len(state.events)
             self._marks = list(state.events)[-MAX_EVENT_MARKS * 5 :]
             self._events_version += 1
 
@@ -170,7 +175,7 @@ class PlotPane(Vertical):
         return max(16, 2 * width)
 
     def _on_screen(self) -> bool:
-        return self.is_mounted and self.screen.is_current and self.display and self.size.area > 0
+        return self.is_mounted and self.display and self.size.area > 0 and base_screen_visible(self)
 
     # -- the plot clock -------------------------------------------------------------------
     def tick(self) -> None:
@@ -244,6 +249,10 @@ class PlotPane(Vertical):
                 await self._fetch_new(stale, right, n, written, epochs)
         except (ClientError, Disconnected) as exc:
             self.border_subtitle = f"plot: {describe_error(exc)}"
+            return
+        except Exception as exc:  # a bug must not stop the plot for good: show it, go on
+            log.exception("plot fetch failed")
+            self.app.notify(describe_error(exc), title="plot", severity="error")
             return
         finally:
             self._fetching = False
@@ -384,7 +393,7 @@ class PlotPane(Vertical):
             if self.span is not None:
                 lo = -self.span
             else:
-                firsts = [s.x[0] for n in names if len(s := self.series.get(n) or _EMPTY).x]
+                firsts = [s.x[0] for n in names if len((s := self.series.get(n) or _EMPTY).x)]
                 lo = (min(firsts) - right) if firsts else -DEFAULT_SPAN_S
                 lo = min(lo, -1.0)
         ymin, ymax = math.inf, -math.inf

@@ -133,7 +133,9 @@ class SignalsPane(Vertical):
         self._plotted: frozenset[str] = frozenset()
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="type to filter signals", id="signals-filter")
+        yield Input(
+            placeholder="type to filter signals", id="signals-filter", select_on_focus=False
+        )
         tree = SignalTree("signals", id="signals-tree")
         tree.show_root = False
         tree.guide_depth = 2

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from ...client.api import ClientError, DeviceDetail, EventInfo, ParameterInfo
 from ..state import LoggerState
-from ..work import client_call, describe_error, rtoc_app
+from ..work import base_screen_visible, client_call, describe_error, rtoc_app
 from .base import RtocScreen
 
 REFRESH_S = 1.0
@@ -145,10 +145,10 @@ class DeviceScreen(RtocScreen):
                 self._show_result(describe_error(exc), error=True)
                 return None
 
-        client_call(self, fetch, group="device", done=self._show_detail, exclusive=True)
+        client_call(self, fetch, group="device", done=self._show_detail, skip_if_busy=True)
 
     def _refresh_values(self) -> None:
-        if self.detail is not None and self._editing is None and self.screen.is_current:
+        if self.detail is not None and self._editing is None and base_screen_visible(self):
             client = rtoc_app(self).client
 
             async def fetch() -> DeviceDetail | None:
@@ -157,7 +157,7 @@ class DeviceScreen(RtocScreen):
                 except ClientError:
                     return None
 
-            client_call(self, fetch, group="device", done=self._update_values, exclusive=True)
+            client_call(self, fetch, group="device", done=self._update_values, skip_if_busy=True)
 
     def _show_detail(self, detail: DeviceDetail | None) -> None:
         self.detail = detail

@@ -18,7 +18,7 @@ from textual.widgets.option_list import Option
 from ...client.api import ClientError, DeviceDetail, EventInfo, ScriptInfo, ScriptOutput
 from ..state import LoggerState
 from ..widgets.editor import PythonEditor
-from ..work import client_call, describe_error, rtoc_app
+from ..work import base_screen_visible, client_call, describe_error, rtoc_app
 from .base import RtocScreen
 from .dialogs import PromptDialog
 
@@ -140,7 +140,7 @@ class ScriptScreen(RtocScreen):
         self.query_one("#script-output", RichLog).write(Text(text, style=style))
 
     def _poll_output(self, force: bool = False) -> None:
-        if not self.is_current:
+        if not base_screen_visible(self):
             return
         active = [
             i for i, r in self.runs.items() if r.state == "running" or i not in self._final_read
@@ -160,7 +160,7 @@ class ScriptScreen(RtocScreen):
                     self._final_read.add(sid)
             return infos, out
 
-        client_call(self, fetch, group="script-output", done=self._show_output, exclusive=True)
+        client_call(self, fetch, group="script-output", done=self._show_output, skip_if_busy=True)
 
     def _show_output(self, result: tuple[list[ScriptInfo], list[tuple[str, ScriptOutput]]]) -> None:
         infos, outputs = result
@@ -374,7 +374,9 @@ class ScriptScreen(RtocScreen):
     def apply_state(self, state: LoggerState, new_events: list[EventInfo]) -> None:
         """Keep the help list in step with signals and running devices."""
         running = {d.name for d in state.devices if d.state == "running"}
-        if self.is_current and (running != self._devices_loaded or self._signals_changed(state)):
+        if base_screen_visible(self) and (
+            running != self._devices_loaded or self._signals_changed(state)
+        ):
             self._refresh_help()
 
     def _signals_changed(self, state: LoggerState) -> bool:
@@ -400,7 +402,7 @@ class ScriptScreen(RtocScreen):
             self._devices_loaded = set(running)
             self._fill_help(details)
 
-        client_call(self, fetch, group="script-help", done=done, exclusive=True)
+        client_call(self, fetch, group="script-help", done=done, skip_if_busy=True)
 
     def _fill_help(self, details: list[DeviceDetail]) -> None:
         state = rtoc_app(self).state

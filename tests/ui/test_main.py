@@ -1,0 +1,44 @@
+"""The main screen against a LocalClient: header, panes and their basic state."""
+
+from __future__ import annotations
+
+from rtoc_tui.client.local import LocalClient
+from rtoc_tui.ui.app import build_app
+from rtoc_tui.ui.panes.devices import DevicesPane
+from rtoc_tui.ui.panes.events import EventsPane
+from rtoc_tui.ui.panes.plot import PlotPane
+from rtoc_tui.ui.panes.signals import SignalsPane
+from rtoc_tui.ui.widgets.plot import PlotextPlot
+from rtoc_tui.ui.widgets.status import StatusBar
+
+from .conftest import StableClient, settle
+
+
+async def test_main_screen_shows_everything(ui_logger, clock):
+    app = build_app(StableClient(ui_logger), ui_logger.config, clock=clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        header = str(app.screen.query_one(StatusBar).render())
+        assert "(local)" in header and "3 signals" in header and "3 events" in header
+        devices = app.screen.query_one(DevicesPane).devices
+        assert set(devices) == {"Generator", "System"}
+        assert {d.state for d in devices.values()} == {"stopped"}
+        signals = app.screen.query_one(SignalsPane)
+        assert signals.plotted == {"Generator.Sinus", "Bench.Voltage", "Bench.Current"}
+        plot = app.screen.query_one(PlotPane)
+        plots = list(plot.query(PlotextPlot))
+        assert len(plots) == 3  # one plot per unit: "", A, V
+        units = sorted(p.spec.footer[0].plain.split(" ")[0] for p in plots)
+        assert units == ["[-]", "[A]", "[V]"]
+        events = app.screen.query_one(EventsPane).visible_events()
+        assert [e.id for e in events] == ["probe", "lim", "start"]  # newest first
+
+
+async def test_runs_at_80x24(ui_logger, clock):
+    app = build_app(LocalClient(ui_logger), ui_logger.config, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for pane in (DevicesPane, SignalsPane, PlotPane, EventsPane):
+            region = app.screen.query_one(pane).region
+            assert region.width > 0 and region.height >= 3, pane
+        assert app.screen.query_one(PlotPane).plot_width() > 20

@@ -1,0 +1,223 @@
+"""The plot pane: decimated fetches, incremental updates, windows, zoom, pan, pause, cursor,
+event marks, legend, stacking per unit and redrawing only when needed."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from rtoc_tui.ui.app import build_app
+from rtoc_tui.ui.panes.plot import PlotPane
+from rtoc_tui.ui.state import PRIORITY_COLORS
+from rtoc_tui.ui.widgets.plot import PlotextPlot
+
+from .conftest import T0, RecordingClient, settle, wait_for
+
+
+def plot_for(pane: PlotPane, unit: str) -> PlotextPlot:
+    for p in pane.query(PlotextPlot):
+        if p.spec.footer and p.spec.footer[0].plain.startswith(f"[{unit}]"):
+            return p
+    raise AssertionError(f"no plot for unit {unit!r}")
+
+
+async def start(ui_logger, clock, size=(120, 40)):
+    client = RecordingClient(ui_logger)
+    app = build_app(client, ui_logger.config, clock=clock, plot_hz=20)
+    return client, app
+
+
+async def test_fetches_two_points_per_column_and_draws(ui_logger, clock):
+    client, app = await start(ui_logger, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(PlotPane)
+        names, xmin, xmax, n = client.windows[0]
+        assert sorted(names) == ["Bench.Current", "Bench.Voltage", "Generator.Sinus"]
+        assert (xmin, xmax) == (T0 - 60, T0)
+        assert n == 2 * pane.plot_width()
+        # 600 samples in the minute were decimated by the logger to about n points
+        assert 0 < len(pane.series["Bench.Voltage"].x) <= n
+        volts = plot_for(pane, "V")
+        lines = [volts.render_line(y).text for y in range(volts.size.height)]
+        assert any(ch in "".join(lines) for ch in "⠁⠂⠄⡀⠈⠐⠠⢀"), "braille points drawn"
+        assert "-30s" in "".join(lines) and "0" in lines[-2]
+        assert volts.spec.xlim == (-60.0, 0.0)
+
+
+async def test_live_updates_fetch_only_new_data(ui_logger, clock):
+    client, app = await start(ui_logger, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(PlotPane)
+        before = len(client.windows)
+        t = np.arange(T0 + 0.1, T0 + 2.05, 0.1)
+        ui_logger.store.append("Bench", "Voltage", t, np.full(len(t), 9.0), "V")
+        clock.advance(2.0)
+        await wait_for(pilot, lambda: len(client.windows) > before, what="an incremental fetch")
+        names, xmin, xmax, n = client.windows[-1]
+        assert names == ["Bench.Voltage"] and xmax is None
+        assert xmin == T0 - 0.1 or xmin >= T0 - 1  # from the newest point it holds
+        assert n < 2 * pane.plot_width()  # only the new part's share of the columns
+        await wait_for(pilot, lambda: pane.series["Bench.Voltage"].y[-1] == 9.0)
+        series = pane.series["Bench.Voltage"]
+        assert series.x[-1] == t[-1]
+        assert series.x[0] >= clock() - 60 * 1.05  # older points are dropped
+
+
+async def test_window_presets_and_zoom(ui_logger, clock):
+    client, app = await start(ui_logger, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(PlotPane)
+        await pilot.press("w")
+        assert pane.span == 300
+        await wait_for(pilot, lambda: client.windows[-1][1] == T0 - 300)
+        await pilot.press("W", "W")
+        assert pane.span == 30
+        await pilot.press("plus")
+        assert pane.span == 15
+        await pilot.press("minus", "minus")
+        assert pane.span == 60
+        pane.set_span(None)  # everything in memory
+        await wait_for(pilot, lambda: client.windows[-1][1] is None)
+        await wait_for(pilot, lambda: plot_for(pane, "V").spec.xlim[0] <= -119)
+        assert "all" in pane.border_subtitle
+
+
+async def test_pan_pause_and_live(ui_logger, clock):
+    client, app = await start(ui_logger, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(PlotPane)
+        await pilot.press("less_than_sign")
+        assert pane.paused and pane.anchor == T0 - 15
+        await wait_for(pilot, lambda: client.windows[-1][1:3] == (T0 - 75, T0 - 15))
+        assert "PAUSED" in pane.border_subtitle
+        await pilot.press("greater_than_sign")
+        assert not pane.paused
+        # pause freezes the view while data keeps coming
+        await pilot.press("p")
+        assert pane.paused
+        await app.workers.wait_for_complete()
+        fetches = len(client.windows)
+        frames = plot_for(pane, "V").frames
+        t = np.arange(T0 + 0.1, T0 + 1.05, 0.1)
+        ui_logger.store.append("Bench", "Voltage", t, np.full(len(t), 9.0), "V")
+        clock.advance(1.0)
+        polls = app.state.polls
+        await wait_for(pilot, lambda: app.state.polls >= polls + 2)
+        assert len(client.windows) == fetches
+        assert plot_for(pane, "V").frames == frames
+        await pilot.press("p")
+        assert not pane.paused
+        await wait_for(pilot, lambda: pane.series.get("Bench.Voltage") is not None
+                       and pane.series["Bench.Voltage"].y[-1] == 9.0)  # fmt: skip
+
+
+async def test_time_axis_relative_or_clock(ui_logger, clock):
+    client, app = await start(ui_logger, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(PlotPane)
+        labels = plot_for(pane, "V").spec.xticks[1]
+        assert labels[-1] == "0" and all(lab.startswith("-") for lab in labels[:-1])
+        await pilot.press("t")
+        await wait_for(pilot, lambda: ":" in plot_for(pane, "V").spec.xticks[1][0])
+        positions, labels = plot_for(pane, "V").spec.xticks
+        assert "22:13:00" in labels  # round clock times (UTC in the tests)
+        assert all(re.fullmatch(r"\d\d:\d\d:\d\d", lab) for lab in labels)
+        assert positions[labels.index("22:13:00")] == -20.0
+        assert "clock" in pane.border_subtitle
+
+
+async def test_cursor_reads_every_signal(ui_logger, clock):
+    client, app = await start(ui_logger, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(PlotPane)
+        await pilot.press("k")
+        assert pane.cursor_rel == -30
+        await pilot.press("left_square_bracket")  # 1/40 of the window to the left
+        assert pane.cursor_rel == -31.5
+        await wait_for(pilot, lambda: len(plot_for(pane, "A").spec.footer) == 2)
+        values = pane.cursor_values()
+        assert values["Bench.Current"] == 0.7  # the square wave is high 30..45 s before T0
+        at = T0 - 31.5
+        x, y = ui_logger.store.get("Bench.Voltage").copy()
+        exact = float(np.interp(at, x, y))
+        assert abs(values["Bench.Voltage"] - exact) < 0.15  # decimated: about a column off
+        readout = plot_for(pane, "A").spec.footer[1].plain
+        assert readout.startswith("cursor -31.5s") and "Current=0.7 A" in readout
+        cursor_lines = [v for v in plot_for(pane, "A").spec.vlines if v.color == (255, 255, 255)]
+        assert [v.x for v in cursor_lines] == [-31.5]
+        await pilot.press("k")
+        await wait_for(pilot, lambda: len(plot_for(pane, "A").spec.footer) == 1)
+
+
+async def test_events_are_drawn_as_marks(ui_logger, clock):
+    client, app = await start(ui_logger, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(PlotPane)
+        marks_v = [(v.x, v.color) for v in plot_for(pane, "V").spec.vlines]
+        marks_a = [(v.x, v.color) for v in plot_for(pane, "A").spec.vlines]
+        assert marks_v == [(-30.0, PRIORITY_COLORS[1])]
+        assert marks_a == [(-10.0, PRIORITY_COLORS[2])]
+        await pilot.press("w")  # 5 minutes: the device-wide event 90 s ago shows in both
+        await wait_for(pilot, lambda: len(plot_for(pane, "V").spec.vlines) == 2)
+        assert (-90.0, PRIORITY_COLORS[0]) in [
+            (v.x, v.color) for v in plot_for(pane, "A").spec.vlines
+        ]
+        await pilot.press("m")
+        await wait_for(pilot, lambda: not plot_for(pane, "V").spec.vlines)
+        # a new event shows up without any other change
+        await pilot.press("m")
+        ui_logger.event("new", sname="Voltage", dname="Bench", priority=2, x=T0 - 5)
+        await wait_for(pilot, lambda: any(v.x == -5 for v in plot_for(pane, "V").spec.vlines))
+
+
+async def test_legend_toggle(ui_logger, clock):
+    client, app = await start(ui_logger, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(PlotPane)
+        legend = plot_for(pane, "V").spec.footer[0].plain
+        assert legend.startswith("[V]") and "Bench.Voltage" in legend
+        await pilot.press("l")
+        await wait_for(pilot, lambda: all(not p.spec.footer for p in pane.query(PlotextPlot)))
+
+
+async def test_xy_data_gets_its_own_plot(ui_logger, clock):
+    ui_logger.plot([0, 1, 2, 3], [0, 1, 4, 9], sname="Square", dname="Math", unit="V")
+    client, app = await start(ui_logger, clock)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(PlotPane)
+        await wait_for(pilot, lambda: len(pane.query(PlotextPlot)) == 4)
+        xy = [p for p in pane.query(PlotextPlot) if " XY " in p.spec.footer[0].plain]
+        assert len(xy) == 1 and xy[0].spec.xlim == (0.0, 3.0)
+        assert ["Math.Square"] in [w[0] for w in client.windows if w[1] is None]
+
+
+async def test_no_fetch_while_hidden_and_no_redraw_without_change(ui_logger, clock):
+    client, app = await start(ui_logger, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(PlotPane)
+        volts = plot_for(pane, "V")
+        renders, frames = pane.renders, volts.frames
+        polls = app.state.polls
+        await wait_for(pilot, lambda: app.state.polls >= polls + 2)
+        assert (pane.renders, volts.frames) == (renders, frames)  # nothing changed
+        await pilot.press("E")  # the script editor covers the plot
+        await app.workers.wait_for_complete()
+        fetches = len(client.windows)
+        t = np.arange(T0 + 0.1, T0 + 1.05, 0.1)
+        ui_logger.store.append("Bench", "Voltage", t, np.full(len(t), 9.0), "V")
+        polls = app.state.polls
+        await wait_for(pilot, lambda: app.state.polls >= polls + 2)
+        assert len(client.windows) == fetches
+        await pilot.press("escape", "escape")  # the first leaves the editor, the second the screen
+        await wait_for(pilot, lambda: len(client.windows) > fetches)
