@@ -90,7 +90,10 @@ def export_cmd(
     ] = None,
     home: HomeOpt = None,
 ) -> None:
-    """Export stored signals (and events, in JSON) of a time range to CSV or JSON."""
+    """Export stored signals (and events, in JSON) of a time range to CSV or JSON.
+
+    Example: rtoc export run1.csv -s Generator.Square --from "2026-11-21 10:00" --to "2026-11-21 11:00"
+    """
     xmin, xmax = parse_time(start), parse_time(end)
     _h, engine = _open(home)
     try:
@@ -132,7 +135,11 @@ def import_cmd(
     ] = False,
     home: HomeOpt = None,
 ) -> None:
-    """Import a CSV file (with a column mapping) or a session into the store of the user folder."""
+    """Import a CSV file (with a column mapping) or a session into the store of the user folder.
+
+    Examples: rtoc import old_rtoc_session.json
+              rtoc import data.csv --x time --signal "temp=Lab.Temp:°C"
+    """
     try:
         mapping = CsvMapping(
             x=parse_x_spec(x),
