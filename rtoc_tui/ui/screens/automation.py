@@ -136,7 +136,7 @@ class AutomationScreen(RtocScreen):
         async def fetch() -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
             return await client.global_events(), await client.global_actions()
 
-        client_call(self, fetch, group="automation", done=self._show, skip_if_busy=True)
+        client_call(self, fetch, group="automation-load", done=self._show, skip_if_busy=True)
 
     def _show(self, lists: tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]) -> None:
         self.events, self.actions = lists

@@ -145,7 +145,7 @@ class DeviceScreen(RtocScreen):
                 self._show_result(describe_error(exc), error=True)
                 return None
 
-        client_call(self, fetch, group="device", done=self._show_detail, skip_if_busy=True)
+        client_call(self, fetch, group="device-detail", done=self._show_detail, skip_if_busy=True)
 
     def _refresh_values(self) -> None:
         if self.detail is not None and self._editing is None and base_screen_visible(self):
@@ -157,7 +157,7 @@ class DeviceScreen(RtocScreen):
                 except ClientError:
                     return None
 
-            client_call(self, fetch, group="device", done=self._update_values, skip_if_busy=True)
+            client_call(self, fetch, group="device-detail", done=self._update_values, skip_if_busy=True)
 
     def _show_detail(self, detail: DeviceDetail | None) -> None:
         self.detail = detail

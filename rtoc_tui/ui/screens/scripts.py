@@ -64,13 +64,14 @@ class ScriptListDialog(ModalScreen[str | None]):
 class ScriptScreen(RtocScreen):
     """Edit and run Python scripts on the logger."""
 
+    # priority: TextArea binds f6/f7 (select line/all) itself, and the editor has focus.
     BINDINGS: ClassVar[list[Any]] = [
-        Binding("f5,ctrl+r", "run('once')", "Run", id="script.run"),
-        Binding("f6", "run('repeat')", "Repeat", id="script.repeat"),
-        Binding("f7", "run('trigger')", "Trigger", id="script.trigger"),
-        Binding("f8,ctrl+k", "stop", "Stop", id="script.stop"),
-        Binding("ctrl+s", "save", "Save", id="script.save"),
-        Binding("ctrl+o", "open", "Open", id="script.open"),
+        Binding("f5,ctrl+r", "run('once')", "Run", id="script.run", priority=True),
+        Binding("f6", "run('repeat')", "Repeat", id="script.repeat", priority=True),
+        Binding("f7", "run('trigger')", "Trigger", id="script.trigger", priority=True),
+        Binding("f8,ctrl+k", "stop", "Stop", id="script.stop", priority=True),
+        Binding("ctrl+s", "save", "Save", id="script.save", priority=True),
+        Binding("ctrl+o", "open", "Open", id="script.open", priority=True),
         Binding("ctrl+n", "new", "New", id="script.new", show=False),
         Binding("ctrl+g", "focus_help", "Insert", id="script.help"),
         Binding("escape", "back", "Back", id="script.back"),

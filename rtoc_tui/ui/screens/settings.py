@@ -95,7 +95,7 @@ class SettingsScreen(RtocScreen):
     def reload(self) -> None:
         """Read the current values from the logger."""
         client = rtoc_app(self).client
-        client_call(self, client.config, group="settings", done=self._show, skip_if_busy=True)
+        client_call(self, client.config, group="settings-load", done=self._show, skip_if_busy=True)
 
     def _show(self, values: list[ConfigValue]) -> None:
         self.values = {v.key: v for v in values}
