@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import socket
 import statistics
@@ -22,8 +23,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import orjson
 
 from rtoc_tui.client.remote import RemoteClient
 from rtoc_tui.client.rtoc_jsonsocket import JsonSocketClient
@@ -72,14 +75,34 @@ def serve(feed: int, prefill_s: float) -> None:
     asyncio.run(main())
 
 
+def serve_bare() -> None:
+    """The machine's ceiling: an asyncio server that answers every frame with a fixed reply."""
+
+    class Echo(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+
+        def data_received(self, data: bytes) -> None:
+            self.transport.write(protocol.pack(b'{"error": false, "sent": true}'))  # type: ignore[attr-defined]
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(
+            Echo, HOST, 0, reuse_address=True, backlog=256
+        )
+        print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+    asyncio.run(main())
+
+
 class Server:
     """The server subprocess (context manager)."""
 
-    def __init__(self, feed: int = 0, prefill_s: float = 0.0) -> None:
+    def __init__(self, feed: int = 0, prefill_s: float = 0.0, bare: bool = False) -> None:
         self.args = [
             sys.executable,
             __file__,
-            "--serve",
+            "--serve-bare" if bare else "--serve",
             "--feed",
             str(feed),
             "--prefill",
@@ -142,10 +165,36 @@ def one_per_connection(
             with socket.create_connection((HOST, port)) as s:
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 s.sendall(frame)
-                reply = json.loads(read_reply(s, bytearray()))
+                reply = orjson.loads(read_reply(s, bytearray()))
         assert reply["error"] is False, reply
         n += 1
     return n * samples / (time.perf_counter() - t0)
+
+
+def _lean_worker(port: int, duration: float, out: Any) -> None:
+    frame = protocol.pack(b'{"y": [1.5], "sname": ["s"], "dname": "Par", "unit": [""]}')
+    n = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < duration:
+        with socket.create_connection((HOST, port)) as s:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.sendall(frame)
+            read_reply(s, bytearray())
+        n += 1
+    out.put(n / (time.perf_counter() - t0))
+
+
+def parallel_one_per_connection(port: int, clients: int, duration: float) -> float:
+    """Single-sample requests/s, one per connection, from `clients` processes at once."""
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_lean_worker, args=(port, duration, out)) for _ in range(clients)]
+    for proc in procs:
+        proc.start()
+    total = sum(out.get() for _ in procs)
+    for proc in procs:
+        proc.join()
+    return total
 
 
 def pipelined(
@@ -244,11 +293,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter runs (noisier figures)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--feed", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--prefill", type=float, default=0.0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
         serve(args.feed, args.prefill)
+        return
+    if args.serve_bare:
+        serve_bare()
         return
     d = 1.0 if args.quick else 3.0
     rows: list[tuple[str, str, str, str]] = []
@@ -279,6 +332,14 @@ def main() -> None:
         return {"y": y10k, "sname": names10, "dname": "Data", "unit": ["V"], "x": x10k}
 
     print(f"bench_tcp on {os.cpu_count()} CPUs; server in its own process", flush=True)
+    with Server(bare=True) as srv:
+        rate = one_per_connection(srv.port, data1, 1, d, rtoc_client=False)
+        add(
+            "ceiling: bare asyncio server, 1 request/connection",
+            f"{rate:,.0f} requests/s",
+            "-",
+            "-",
+        )
     with Server() as srv:
         p = srv.port
         for label, make, n, goal, rtoc in (
@@ -307,43 +368,15 @@ def main() -> None:
                 f">= {goal:,}",
                 rtoc,
             )
-        rate, _ = pipelined(p, b'{"y": [1.5], "sname": ["s"], "dname": "Pipe"}', d)
+        rate = parallel_one_per_connection(p, 4, d)
         add(
-            "pipelined single-sample requests (RTOC keys)",
-            f"{rate:,.0f} requests/s",
-            ">= 100,000",
+            "1 sample/request, 1 request/connection, 4 clients at once",
+            f"{rate:,.0f} samples/s",
+            ">= 10,200",
             "-",
         )
-        rate, size = pipelined(
-            p,
-            json.dumps({"y": [y10k], "x": [x10k], "sname": ["b"], "dname": "Batch"}).encode(),
-            d,
-            64,
-        )
-        add(
-            "pipelined 10,000-sample batches (JSON, echoed)",
-            f"{rate * 10_000:,.0f} samples/s ({size / 1e3:,.0f} kB frames)",
-            ">= 5,000,000",
-            "-",
-        )
-        xb, yb = np.asarray(x10k), np.asarray(y10k)
-        req = {
-            "rtoc": {
-                "op": "append",
-                "args": {
-                    "name": "Batch.bin",
-                    "x": protocol.encode_array(xb),
-                    "y": protocol.encode_array(yb),
-                },
-            }
-        }
-        rate, size = pipelined(p, json.dumps(req).encode(), d, 64)
-        add(
-            "pipelined 10,000-sample batches (binary append op)",
-            f"{rate * 10_000:,.0f} samples/s ({size / 1e3:,.0f} kB frames)",
-            ">= 5,000,000",
-            "-",
-        )
+    with Server() as srv:  # a fresh logger: getLatest answers exactly 10 signals
+        p = srv.port
         rate, _ = pipelined(p, b'{"getLatest": true}', d)
         add(
             "getLatest (10 signals), persistent connection",
@@ -353,6 +386,36 @@ def main() -> None:
         )
         rate = one_per_connection(p, lambda: {"getLatest": True}, 1, d, rtoc_client=True)
         add("getLatest (10 signals), 1 request/connection", f"{rate:,.0f} requests/s", "-", "5,000")
+        rate, _ = pipelined(p, b'{"y": [1.5], "sname": ["s"], "dname": "Pipe"}', d)
+        add(
+            "pipelined single-sample requests (RTOC keys)",
+            f"{rate:,.0f} requests/s",
+            ">= 100,000",
+            "-",
+        )
+        batch = {"y": [y10k], "x": [x10k], "sname": ["b"], "dname": "Batch"}
+        rate, size = pipelined(p, json.dumps(batch).encode(), d, 64)
+        add(
+            "pipelined 10,000-sample batches (JSON, echoed)",
+            f"{rate * 10_000:,.0f} samples/s ({size / 1e3:,.0f} kB frames)",
+            ">= 5,000,000",
+            "-",
+        )
+        xb, yb = np.asarray(x10k), np.asarray(y10k)
+        args_ = {
+            "name": "Batch.bin",
+            "x": protocol.encode_array(xb),
+            "y": protocol.encode_array(yb),
+        }
+        rate, size = pipelined(
+            p, json.dumps({"rtoc": {"op": "append", "args": args_}}).encode(), d, 64
+        )
+        add(
+            "pipelined 10,000-sample batches (binary append op)",
+            f"{rate * 10_000:,.0f} samples/s ({size / 1e3:,.0f} kB frames)",
+            ">= 5,000,000",
+            "-",
+        )
         p50, p99, worst = latency_under_attack(p, 50, 200 if args.quick else 1000)
         add(
             "latency with 50 clients holding half-sent frames",

@@ -17,15 +17,16 @@ import ipaddress
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..config.schema import ConfigError
 from . import protocol
 from .logger import Logger
 from .protocol import Frame, FrameDecoder, ProtocolError
-from .server_handlers import RequestContext, RequestHandler, error_reply
+from .server_handlers import DATA_KEYS, RequestContext, RequestHandler, error_reply
 from .server_ops import ExtensionOps
+from .server_socket import AsyncioServer, Listener, listen
 
 log = logging.getLogger("rtoc.server")
 
@@ -90,7 +91,7 @@ class TcpServer:
         self.ops = ExtensionOps(logger)
         self.handler = RequestHandler(logger, self.ops)
         self.connections: set[_Connection] = set()
-        self._server: asyncio.Server | None = None
+        self._server: Listener | AsyncioServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.check_bind()
 
@@ -119,11 +120,8 @@ class TcpServer:
                 self.host,
                 self.port,
             )
-        loop = asyncio.get_running_loop()
         try:
-            self._server = await loop.create_server(
-                lambda: _Connection(self), self.host, self.port, reuse_address=True, backlog=256
-            )
+            self._server = await listen(self.host, self.port, lambda: _Connection(self))
         except OSError as exc:
             raise OSError(
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
@@ -153,10 +151,13 @@ class TcpServer:
             self._sweeper = None
         if self._server is not None:
             self._server.close()
+            self._server = None
             for conn in list(self.connections):
                 conn.abort()
-            await self._server.wait_closed()
-            self._server = None
+            for _ in range(100):  # connection_lost callbacks run on the next loop iterations
+                if not self.connections:
+                    break
+                await asyncio.sleep(0)
         self.logger.clients = 0
         log.info("TCP server stopped")
 
@@ -259,42 +260,39 @@ class _Connection(asyncio.Protocol):
     # -- frames -------------------------------------------------------------------------------
     def on_frame(self, frame: Frame) -> None:
         self.requests += 1
-        key = self.srv.key
-        if frame.encrypted:
-            self.encrypted = True
+        tag, nonce, payload = frame
+        enc = bool(tag)
+        self.encrypted = enc
+        if enc:
+            key = self.srv.key
             if key is None:
                 self.fail("this server has no password: send plain frames", encrypted=False)
                 return
             try:
-                payload = protocol.decrypt(frame.tag, frame.nonce, frame.payload, key)
+                payload = protocol.decrypt(tag, nonce, payload, key)
             except protocol.AuthError:
                 self.fail("wrong password", encrypted=False, level=logging.WARNING)
                 return
-            if not self.srv.replay.check_and_add(frame.nonce):
+            if not self.srv.replay.check_and_add(nonce):
                 self.fail("replayed frame rejected", level=logging.WARNING)
                 return
-        else:
-            self.encrypted = False
-            if key is not None and not self.loopback:
-                self.fail(
-                    "this server needs encrypted frames from remote clients (set the password)",
-                    level=logging.WARNING,
-                    password=PROTECTED_TEXT,
-                )
-                return
-            payload = frame.payload
-        enc = frame.encrypted
+        elif not self.loopback and self.srv.key is not None:
+            self.fail(
+                "this server needs encrypted frames from remote clients (set the password)",
+                level=logging.WARNING,
+                password=PROTECTED_TEXT,
+            )
+            return
         try:
             msg = protocol.loads(payload)
         except ProtocolError as exc:
             log.info("client %s: %s", self.peer, exc)
             self.reply(error_reply(str(exc)), enc)
             return
-        if not isinstance(msg, dict) or not msg:
+        if type(msg) is not dict or not msg:
             self.reply(error_reply("a request must be a non-empty JSON object"), enc)
             return
-        ext = msg.get("rtoc")
-        if len(msg) == 1 and isinstance(ext, dict) and "id" in ext:
+        if len(msg) == 1 and type(ext := msg.get("rtoc")) is dict and "id" in ext:
             # our clients tag requests with ids: answer each as soon as it is ready
             self.dispatch(msg, payload, enc, ordered=False)
         elif self.busy:
@@ -304,9 +302,13 @@ class _Connection(asyncio.Protocol):
             self.dispatch(msg, payload, enc, ordered=True)
 
     def dispatch(self, msg: dict[str, Any], raw: bytes, enc: bool, ordered: bool) -> None:
-        ctx = RequestContext(self.peer, self.loopback, enc, self.privileged)
+        handler = self.srv.handler
         try:
-            result = self.srv.handler.handle(msg, raw, ctx)
+            if "y" in msg and msg.keys() <= DATA_KEYS:
+                result: bytes | Coroutine[Any, Any, bytes] = handler.handle_data(msg, raw)
+            else:
+                ctx = RequestContext(self.peer, self.loopback, enc, self.privileged)
+                result = handler.handle(msg, raw, ctx)
         except Exception as exc:  # a bug must cost one reply, never the logger
             log.exception("client %s: request failed", self.peer)
             result = error_reply(f"internal error: {type(exc).__name__}: {exc}")
@@ -340,7 +342,10 @@ class _Connection(asyncio.Protocol):
 
     # -- output -------------------------------------------------------------------------------
     def reply(self, payload: bytes, encrypted: bool) -> None:
-        self.out.append(protocol.pack(payload, self.srv.key if encrypted else None))
+        if encrypted:
+            self.out.append(protocol.pack(payload, self.srv.key))
+        else:
+            self.out.append(b"%d,0,0\n%s" % (len(payload), payload))
 
     def flush(self) -> None:
         if self.out and self.transport is not None and not self.transport.is_closing():

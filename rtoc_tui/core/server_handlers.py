@@ -50,6 +50,9 @@ DATA_KEYS = frozenset({"y", "x", "sname", "dname", "unit", "plot", "hold"})
 SECRET_MASK = "********"
 # Device parameters with these words in their name are masked for remote clients.
 _SECRET_WORDS = ("password", "passwd", "token", "secret", "apikey", "api_key")
+_SENT = {"error": False, "sent": True}
+_SENT_HEAD = b'{"error":false,"sent":true,'
+_NUMBER = (float, int)  # exact types: bool is not a number here
 _CALL_RE = re.compile(r"\s*([A-Za-z_]\w*)\s*\((.*)\)\s*", re.S)
 MAX_CALL_TEXT = 10_000
 
@@ -135,12 +138,7 @@ class RequestHandler:
     ) -> bytes | Coroutine[Any, Any, bytes]:
         """The reply JSON for one request, or a coroutine producing it when it must wait."""
         if "y" in msg and msg.keys() <= DATA_KEYS:
-            # the hot path: data only, the reply is fixed plus the request echoed
-            try:
-                self.ingest(msg)
-            except RequestError as exc:
-                return error_reply(str(exc))
-            return splice_reply({"error": False, "sent": True}, msg, raw)
+            return self.handle_data(msg, raw)
         if self.needs_wait(msg):
             return self._answer_later(msg, raw, ctx)
         ctx.inline = True
@@ -153,6 +151,18 @@ class RequestHandler:
             return error_reply(str(exc))
         coro.close()  # unreachable: inline answers never suspend
         raise RuntimeError("an inline request handler suspended")
+
+    def handle_data(self, msg: dict[str, Any], raw: bytes | None) -> bytes:
+        """The hot path, a request with data keys only: the reply is fixed plus the echo."""
+        try:
+            self.ingest(msg)
+        except RequestError as exc:
+            return error_reply(str(exc))
+        if raw is not None:
+            body = raw.lstrip()
+            if body[:1] == b"{":  # data keys never collide with answer keys: echo the text
+                return _SENT_HEAD + body[1:]
+        return splice_reply(_SENT, msg, raw)
 
     async def _answer_later(
         self, msg: dict[str, Any], raw: bytes | None, ctx: RequestContext
@@ -224,6 +234,8 @@ class RequestHandler:
     # -- data in ------------------------------------------------------------------------------
     def ingest(self, msg: dict[str, Any]) -> None:
         """`y`, `x`, `sname`, `dname`, `unit`, `plot`: RTOC's addDataCallback and plot."""
+        if self._ingest_simple(msg):
+            return
         dname = msg.get("dname")
         if not isinstance(dname, str) or not dname:
             dname = "noDevice"
@@ -268,6 +280,40 @@ class RequestHandler:
             self.logger.stream(y, names, dname=dname, unit=units, x=x)
         except (TypeError, ValueError) as exc:
             raise RequestError(f"cannot store the data: {exc}") from None
+
+    def _ingest_simple(self, msg: dict[str, Any]) -> bool:
+        """The shape RTOC clients send (lists of numbers, names, units and x, all of one length)
+        stored without normalising; False leaves anything else to the general path."""
+        y = msg.get("y")
+        if type(y) is not list or msg.get("plot"):
+            return False
+        n = len(y)
+        sname, x, unit, dname = msg.get("sname"), msg.get("x"), msg.get("unit"), msg.get("dname")
+        if type(sname) is not list or len(sname) != n or type(dname) is not str or not dname:
+            return False
+        if not (x is None or (type(x) is list and len(x) == n)):
+            return False
+        if not (unit is None or (type(unit) is list and len(unit) == n)):
+            return False
+        for i in range(n):
+            if (
+                type(y[i]) not in _NUMBER
+                or type(sname[i]) is not str
+                or (x is not None and type(x[i]) not in _NUMBER)
+                or (unit is not None and type(unit[i]) is not str)
+            ):
+                return False
+        append = self.logger.store.append_one
+        now = time.time() if x is None else 0.0
+        for i in range(n):
+            append(
+                dname,
+                sname[i],
+                now if x is None else float(x[i]),
+                float(y[i]),
+                "" if unit is None else unit[i],
+            )
+        return True
 
     def _plot(self, dname: str, x: Any, y: Any, sname: Any, unit: Any, hold: Any) -> None:
         if isinstance(sname, list):  # RTOC documents a one-element list for plot mode

@@ -19,6 +19,7 @@ from rtoc_tui.client.rtoc_jsonsocket import request
 from rtoc_tui.core import protocol
 from rtoc_tui.core.logger import Logger
 from rtoc_tui.core.server import TcpServer, attach_tcp
+from rtoc_tui.core.server_socket import AsyncioServer
 
 Ask = Callable[..., Awaitable[Any]]
 
@@ -318,3 +319,20 @@ def test_attach_tcp_follows_config(make_logger: Callable[..., Logger]) -> None:
     lg = make_logger({"tcp": {"active": True, "port": 5999}})
     srv = attach_tcp(lg)
     assert srv is not None and srv in lg.services and srv.port == 5999
+
+
+async def test_loops_without_add_reader_use_asyncio_transports(
+    logger: Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unsupported(*args: Any) -> None:
+        raise NotImplementedError  # as on Windows' proactor loop
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "add_reader", unsupported)
+    srv = TcpServer(logger, port=0)
+    await srv.start()
+    try:
+        assert isinstance(srv._server, AsyncioServer)
+        reply = await asyncio.to_thread(request, "127.0.0.1", srv.port, {"getSignalList": True})
+        assert reply == {"error": False, "signalList": [], "getSignalList": True}
+    finally:
+        await srv.stop()
