@@ -197,6 +197,8 @@ class _Connection(asyncio.Protocol):
         self.out: list[bytes] = []
         self.read_paused = False
         self.write_paused = False
+        self.write_paused_at = 0.0
+        self.closing_at = 0.0
 
     # -- asyncio callbacks --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -233,6 +235,7 @@ class _Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        self.write_paused_at = time.monotonic()
         self._update_reading()
 
     def resume_writing(self) -> None:
@@ -363,6 +366,7 @@ class _Connection(asyncio.Protocol):
         self.reply(error_reply(text, **extra), enc and self.srv.key is not None)
         self.flush()
         self.closing = True
+        self.closing_at = time.monotonic()
         self.queue.clear()
         if self.transport is not None:
             self.transport.close()
@@ -385,10 +389,20 @@ class _Connection(asyncio.Protocol):
             self.last_rx = time.monotonic()  # the client was waiting on us, not stalling
 
     def check_timeouts(self, now: float) -> None:
-        """Close a client stalled inside a frame, silent since it connected, or idle too long."""
-        if self.closing or self.read_paused:
-            return
+        """Close a client stalled inside a frame, silent since it connected, idle too long, or
+        not reading its replies (then its unsent replies are dropped)."""
         srv = self.srv
+        if self.closing:
+            if self.closing_at and now - self.closing_at > srv.read_timeout_s:
+                self.abort()  # its last replies never drained
+            return
+        if self.write_paused:
+            if now - self.write_paused_at > srv.read_timeout_s:
+                log.warning("client %s: does not read its replies; disconnected", self.peer)
+                self.abort()
+            return
+        if self.read_paused:
+            return  # we are busy with its queued requests: the wait is ours
         if self.decoder.pending:
             if now - self.last_rx > srv.read_timeout_s:
                 self.fail(f"timeout: no data for {srv.read_timeout_s:g} s in the middle of a frame")

@@ -322,3 +322,19 @@ async def test_a_client_that_never_reads_does_not_stall_the_server(start: Start)
     reply = await asyncio.to_thread(request, "127.0.0.1", srv.port, {"getSignalList": True})
     assert reply["error"] is False and time.perf_counter() - t < 2.0
     writer.close()
+
+
+async def test_a_client_that_never_reads_is_dropped_after_the_read_timeout(
+    start: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    srv = await start(read_timeout_s=0.3)
+    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+    frame = protocol.pack(b'{"getSession": true, "pad": "' + b"x" * 100_000 + b'"}')
+    with caplog.at_level(logging.WARNING, "rtoc.server"):
+        writer.write(frame * 200)  # 20 MB of replies that it never reads
+        for _ in range(1000):
+            if not srv.connections:
+                break
+            await asyncio.sleep(0.01)
+    assert not srv.connections and "does not read its replies" in caplog.text
+    writer.close()
