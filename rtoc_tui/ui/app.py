@@ -45,7 +45,7 @@ class RtocApp(App[None]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark,f1", "help", "Help", id="help", key_display="?"),
         Binding("E,f2", "scripts", "Scripts", id="scripts", key_display="E"),
-        Binding("A,f3", "automation", "Automation", id="automation", key_display="A"),
+        Binding("A,f3", "automation", "Auto", id="automation", key_display="A"),
         Binding("O,f4", "settings", "Settings", id="settings", key_display="O"),
     ]
 
@@ -82,6 +82,7 @@ class RtocApp(App[None]):
         self._last_connect_try = 0.0
         self._history_loaded = False
         self._devices_due = True
+        self._remote_settings_loaded = config is not None
 
     # -- lifecycle ------------------------------------------------------------------------
     def get_default_screen(self) -> Screen[Any]:
@@ -91,8 +92,6 @@ class RtocApp(App[None]):
 
     def on_mount(self) -> None:
         self._apply_tui_settings()
-        if self.logger_config is None:
-            self._load_remote_settings()
         if self._poll_enabled:
             self._restart_poll_timer()
             self.poll()
@@ -128,7 +127,10 @@ class RtocApp(App[None]):
             values = await self.client.config()
         except ClientError as exc:
             log.info("no remote tui settings: %s", describe_error(exc))
+            if isinstance(exc, Disconnected):
+                self._remote_settings_loaded = False  # try again once reconnected
             return
+        self._remote_settings_loaded = True
         self.update_tui_settings(tui_settings({v.key: v.value for v in values}))
 
     # -- polling ----------------------------------------------------------------------------
@@ -198,6 +200,10 @@ class RtocApp(App[None]):
             st.events.extend(events)
         st.polls += 1
         st.error = ""
+        if not self._remote_settings_loaded:
+            # Attached: the tui settings come from the remote config once it answers.
+            self._remote_settings_loaded = True
+            self._load_remote_settings()
         if not was_connected:
             self._set_connected(True)
         with self.batch_update():

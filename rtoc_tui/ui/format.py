@@ -28,7 +28,7 @@ def fmt_value(value: float | None, unit: str = "") -> str:
         text = "0"
     else:
         a = abs(value)
-        text = f"{value:.4g}" if a < 1e5 and a >= 1e-3 else f"{value:.3e}"
+        text = f"{value:.4g}" if a < 1e5 and a >= 1e-3 else f"{value:.3g}"
     return f"{text} {unit}".rstrip() if unit else text
 
 

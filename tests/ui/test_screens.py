@@ -48,7 +48,9 @@ async def test_script_runs_once_and_prints(auto_logger, clock):
         await settle(pilot)
         screen = await open_editor(pilot, "v = Bench.Voltage.latest\nprint('volts', v)\n")
         await pilot.press("f5")
-        await wait_for(pilot, lambda: any(line.startswith("volts ") for line in screen.output_lines))
+        await wait_for(
+            pilot, lambda: any(line.startswith("volts ") for line in screen.output_lines)
+        )
         await wait_for(pilot, lambda: any("finished" in line for line in screen.output_lines))
         latest = auto_logger.store.get("Bench.Voltage").latest()[1]
         assert f"volts {latest}" in screen.output_lines

@@ -31,7 +31,7 @@ class SignalTree(Tree[str]):
     """The tree; printable keys that are no binding start the pane's filter."""
 
     BINDINGS: ClassVar[list[Any]] = [
-        Binding("space", "toggle_plot", "Plot on/off", id="signals.toggle", key_display="space"),
+        Binding("space", "toggle_plot", "Plot", id="signals.toggle", key_display="space"),
         Binding("enter", "toggle_plot", "Plot on/off", id="signals.toggle_enter", show=False),
         Binding("right", "expand", "Expand", show=False),
         Binding("left", "collapse", "Collapse", show=False),
@@ -92,9 +92,9 @@ class SignalsPane(Vertical):
 
     BINDINGS: ClassVar[list[Any]] = [
         Binding("slash", "filter", "Filter", id="signals.filter", key_display="/"),
-        Binding("a", "toggle_all", "All on/off", id="signals.all"),
-        Binding("c", "clear", "Clear", id="signals.clear"),
-        Binding("delete", "delete", "Delete", id="signals.delete", key_display="del"),
+        Binding("a", "toggle_all", "All on/off", id="signals.all", show=False),
+        Binding("c", "clear", "Clear", id="signals.clear", show=False),
+        Binding("delete", "delete", "Delete", id="signals.delete", key_display="del", show=False),
         Binding("e", "export", "Export", id="signals.export"),
         Binding("i", "stats", "Stats", id="signals.stats"),
         Binding("escape", "end_filter", "Close filter", id="signals.end_filter", show=False),

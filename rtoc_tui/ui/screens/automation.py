@@ -118,7 +118,7 @@ class AutomationScreen(RtocScreen):
                 a.add_column("action", key="name")
                 a.add_column("definition", key="spec")
                 yield a
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#automation-events").border_title = "Global events"

@@ -98,7 +98,7 @@ class DeviceScreen(RtocScreen):
             yield Label("", id="edit-label")
             yield Input(id="edit-input")
         yield Static("", id="device-result")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#device-params").border_title = "Parameters (enter: edit)"
@@ -157,7 +157,9 @@ class DeviceScreen(RtocScreen):
                 except ClientError:
                     return None
 
-            client_call(self, fetch, group="device-detail", done=self._update_values, skip_if_busy=True)
+            client_call(
+                self, fetch, group="device-detail", done=self._update_values, skip_if_busy=True
+            )
 
     def _show_detail(self, detail: DeviceDetail | None) -> None:
         self.detail = detail

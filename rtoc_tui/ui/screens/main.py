@@ -36,11 +36,11 @@ class MainScreen(RtocScreen):
         Binding("M", "toggle_maximize", "Maximize", id="maximize", show=False),
         Binding("p", "plot('pause')", "Pause", id="plot.pause"),
         Binding("w", "plot('window(1)')", "Window", id="plot.window_next"),
-        Binding("W", "plot('window(-1)')", "Window-", id="plot.window_prev", show=False),
+        Binding("W", "plot('window(-1)')", "Window back", id="plot.window_prev", show=False),
         Binding("plus,equals_sign", "plot('zoom(0.5)')", "Zoom in", id="plot.zoom_in", show=False),
         Binding("minus", "plot('zoom(2.0)')", "Zoom out", id="plot.zoom_out", show=False),
-        Binding("less_than_sign,comma", "plot('pan(-0.25)')", "Pan", id="plot.back", show=False),
-        Binding("greater_than_sign,full_stop", "plot('pan(0.25)')", "Pan", id="plot.fwd", show=False),
+        Binding("less_than_sign,comma", "plot('pan(-0.25)')", "Pan back", id="plot.back", show=False),
+        Binding("greater_than_sign,full_stop", "plot('pan(0.25)')", "Pan forward", id="plot.fwd", show=False),
         Binding("t", "plot('time_axis')", "Time axis", id="plot.time_axis", show=False),
         Binding("k", "plot('cursor')", "Cursor", id="plot.cursor"),
         Binding("left_square_bracket", "plot('move_cursor(-0.025)')", "Cursor ←", id="plot.cursor_left", show=False),
@@ -60,7 +60,7 @@ class MainScreen(RtocScreen):
             with Vertical(id="content"):
                 yield PlotPane(id="plot")
                 yield EventsPane(id="events")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         app = rtoc_app(self)

@@ -103,7 +103,7 @@ class ScriptScreen(RtocScreen):
                 tree: Tree[str] = Tree("insert", id="script-help")
                 tree.show_root = False
                 yield tree
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#script-output").border_title = "Output"

@@ -69,7 +69,7 @@ class SettingsScreen(RtocScreen):
                     yield self._editor(f)
                     yield Static("", id=_wid(f.key) + "-doc", classes="setting-doc")
         yield Label("", id="settings-error", classes="error-text")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _editor(self, f: Field) -> Any:
         wid = _wid(f.key)

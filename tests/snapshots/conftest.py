@@ -1,0 +1,5 @@
+"""The UI snapshot tests share the UI tests' fixtures (fake clock, UTC, StableClient)."""
+
+from __future__ import annotations
+
+from ..ui.conftest import _utc, clock  # noqa: F401  (fixtures, registered by import)
