@@ -53,6 +53,7 @@ _SECRET_WORDS = ("password", "passwd", "token", "secret", "apikey", "api_key")
 _SENT = {"error": False, "sent": True}
 _SENT_HEAD = b'{"error":false,"sent":true,'
 _NUMBER = (float, int)  # exact types: bool is not a number here
+_NUMBER_SET = frozenset(_NUMBER)
 _CALL_RE = re.compile(r"\s*([A-Za-z_]\w*)\s*\((.*)\)\s*", re.S)
 MAX_CALL_TEXT = 10_000
 
@@ -295,6 +296,34 @@ class RequestHandler:
             return False
         if not (unit is None or (type(unit) is list and len(unit) == n)):
             return False
+        now = time.time() if x is None else 0.0
+        if n > 32:  # many values: check types in C, then one batch append per signal
+            if (
+                not set(map(type, y)) <= _NUMBER_SET
+                or set(map(type, sname)) != {str}
+                or (x is not None and not set(map(type, x)) <= _NUMBER_SET)
+                or (unit is not None and set(map(type, unit)) != {str})
+            ):
+                return False
+            ya = np.asarray(y, dtype=float)
+            xa = np.full(n, now) if x is None else np.asarray(x, dtype=float)
+            unique = list(dict.fromkeys(sname))
+            if len(unique) == 1:
+                groups = {unique[0]: np.arange(n)}
+            elif len(unique) <= 64:  # a vectorised compare per name beats a Python loop
+                names = np.asarray(sname)
+                groups = {s: np.flatnonzero(names == s) for s in unique}
+            else:
+                lists: dict[str, list[int]] = {}
+                for i, s in enumerate(sname):
+                    lists.setdefault(s, []).append(i)
+                groups = {s: np.asarray(ii) for s, ii in lists.items()}
+            for s, ii in groups.items():
+                last = int(ii[-1])
+                self.logger.store.append(
+                    dname, s, xa[ii], ya[ii], "" if unit is None else unit[last]
+                )
+            return True
         for i in range(n):
             if (
                 type(y[i]) not in _NUMBER
@@ -304,7 +333,6 @@ class RequestHandler:
             ):
                 return False
         append = self.logger.store.append_one
-        now = time.time() if x is None else 0.0
         for i in range(n):
             append(
                 dname,

@@ -59,6 +59,30 @@ async def test_data_is_stored_and_the_request_echoed(ask: Ask, logger: Logger) -
     assert b.latest() == (11.0, 2.5) and b.unit == ""  # RTOC pads missing units with ''
 
 
+async def test_many_values_in_one_request_keep_their_order(ask: Ask, logger: Logger) -> None:
+    n = 300
+    names = [f"s{i % 3}" for i in range(n)]
+    reply = await ask(
+        {
+            "y": list(range(n)),
+            "x": [float(i) for i in range(n)],
+            "sname": names,
+            "dname": "M",
+            "unit": ["V"] * (n - 1) + ["mV"],
+        }
+    )
+    assert reply["sent"] is True
+    for k in range(3):
+        buf = logger.store.get(f"M.s{k}")
+        assert buf is not None
+        x, y = buf.copy()
+        assert y.tolist() == [float(v) for v in range(k, n, 3)] and x.tolist() == y.tolist()
+    assert logger.store.get("M.s2").unit == "mV" and logger.store.get("M.s0").unit == "V"  # type: ignore[union-attr]
+    wide = [f"w{i}" for i in range(100)]  # many names in one request
+    assert (await ask({"y": list(range(100)), "sname": wide, "dname": "W"}))["sent"] is True
+    assert [logger.store.get(f"W.{n}").latest()[1] for n in wide] == [float(i) for i in range(100)]  # type: ignore[union-attr]
+
+
 async def test_data_path_follows_rtoc_quirks(ask: Ask, logger: Logger) -> None:
     await ask({"y": 3, "sname": "single", "dname": None})  # scalar y, text sname, no dname
     assert logger.store.get("noDevice.single") is not None
