@@ -294,7 +294,9 @@ class RequestHandler:
             return False
         if not (x is None or (type(x) is list and len(x) == n)):
             return False
-        if not (unit is None or (type(unit) is list and len(unit) == n)):
+        if type(unit) is list and len(unit) != n:
+            unit = (unit + [""] * n)[:n]  # RTOC pads missing units with '' and drops extra ones
+        elif unit is not None and type(unit) is not list:
             return False
         now = time.time() if x is None else 0.0
         if n > 32:  # many values: check types in C, then one batch append per signal
