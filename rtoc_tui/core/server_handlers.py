@@ -15,7 +15,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,16 +142,24 @@ class RequestHandler:
             return self.handle_data(msg, raw)
         if self.needs_wait(msg):
             return self._answer_later(msg, raw, ctx)
+        # Quick requests run to completion right here, without a task per request.
         ctx.inline = True
         coro = self.answer(msg, ctx)
         try:
-            coro.send(None)
+            first = coro.send(None)
         except StopIteration as done:
             return self._encode(done.value, msg, raw)
         except RequestError as exc:
             return error_reply(str(exc))
-        coro.close()  # unreachable: inline answers never suspend
-        raise RuntimeError("an inline request handler suspended")
+        # It waited after all (a helper became asynchronous): finish it as a task.
+        return self._finish_later(_Resume(coro, first), msg, raw)
+
+    async def _finish_later(self, rest: _Resume, msg: dict[str, Any], raw: bytes | None) -> bytes:
+        try:
+            ans = await rest
+        except RequestError as exc:
+            return error_reply(str(exc))
+        return self._encode(ans, msg, raw)
 
     def handle_data(self, msg: dict[str, Any], raw: bytes | None) -> bytes:
         """The hot path, a request with data keys only: the reply is fixed plus the echo."""
@@ -671,6 +679,30 @@ class RequestHandler:
             "signal_memory_limit": len(bufs) * cfg.global_.recordLength * 16,
             "config": self.ops.public_config(),
         }
+
+
+class _Resume:
+    """Awaitable that continues a coroutine which already ran up to its first suspension."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        pending = self.first
+        while True:
+            try:
+                value = yield pending  # the event loop's task resumes us like the coroutine
+            except BaseException as exc:
+                try:
+                    pending = self.coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    pending = self.coro.send(value)
+                except StopIteration as done:
+                    return done.value
 
 
 def parse_call(call: str, value: Any) -> tuple[str, list[Any], dict[str, Any]]:

@@ -360,3 +360,22 @@ async def test_loops_without_add_reader_use_asyncio_transports(
         assert reply == {"error": False, "signalList": [], "getSignalList": True}
     finally:
         await srv.stop()
+
+
+async def test_a_quick_request_that_waits_after_all_is_still_answered(
+    server: TcpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def slow_signals(ctx: Any) -> list[Any]:
+        await asyncio.sleep(0.01)  # e.g. a helper that moved to a thread
+        return ["waited"]
+
+    monkeypatch.setattr(server.ops, "op_signals", slow_signals)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(
+        protocol.pack(b'{"rtoc": {"op": "signals"}}') + protocol.pack(b'{"getSignalList": true}')
+    )
+    first, second = await read_frames(reader, 2)
+    assert first["rtoc"] == {"id": None, "ok": True, "result": ["waited"]}
+    assert second["signalList"] == []  # and order was kept
+    writer.close()
+    await writer.wait_closed()
