@@ -88,6 +88,7 @@ class PlotPane(Vertical):
         self._events_version = 0
         self._timer: Timer | None = None
         self._fetching = False
+        self._error = ""  # why the last fetch failed (shown in the subtitle)
         self._view_key: tuple[Any, ...] | None = None
         self._drawn_key: tuple[Any, ...] | None = None
         self._last_full = 0.0
@@ -182,6 +183,8 @@ class PlotPane(Vertical):
         """Fetch and redraw if something changed (called at plot_hz, and after changes)."""
         if self._fetching or not self._on_screen():
             return
+        if not rtoc_app(self).state.connected:
+            return  # the poller reconnects; fetching now would only fail again
         width = self.plot_width()
         if width <= 0:
             return
@@ -248,7 +251,8 @@ class PlotPane(Vertical):
             if stale:
                 await self._fetch_new(stale, right, n, written, epochs)
         except (ClientError, Disconnected) as exc:
-            self.border_subtitle = f"plot: {describe_error(exc)}"
+            self._error = describe_error(exc)
+            self._update_subtitle()
             return
         except Exception as exc:  # a bug must not stop the plot for good: show it, go on
             log.exception("plot fetch failed")
@@ -256,6 +260,9 @@ class PlotPane(Vertical):
             return
         finally:
             self._fetching = False
+        if self._error:
+            self._error = ""
+            self._update_subtitle()
         self._maybe_render(self.right_edge(), width)
 
     async def _fetch_new(
@@ -497,7 +504,8 @@ class PlotPane(Vertical):
             mode += f" @ {fmt_clock(self.anchor).split('.')[0]}"
         axis = "relative" if self.relative else "clock"
         cursor = "  cursor" if self.cursor_rel is not None else ""
-        self.border_subtitle = f"{mode} · {window} · {axis}{cursor}"
+        error = f"  ✖ {self._error}" if self._error else ""
+        self.border_subtitle = f"{mode} · {window} · {axis}{cursor}{error}"
 
     # -- actions (the screen binds the keys) ------------------------------------------------
     def set_span(self, span: float | None) -> None:

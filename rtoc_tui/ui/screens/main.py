@@ -81,6 +81,7 @@ class MainScreen(RtocScreen):
         self.query_one(StatusBar).show(
             app.host_label(), info.remote, state.connected, state.status, state.error
         )
+        self.set_class(not state.connected, "-offline")
         self.query_one(DevicesPane).apply_state(state)
         self.query_one(SignalsPane).apply_state(state)
         self.query_one(PlotPane).apply_state(state, new_events)

@@ -214,6 +214,11 @@ class ScriptScreen(RtocScreen):
 
     # -- running ------------------------------------------------------------------------------
     def action_run(self, mode: str) -> None:
+        # The keys are priority bindings, handled as soon as the app reads them, while keys
+        # typed just before may still wait in the editor's queue: read the text after those.
+        self.query_one(PythonEditor).call_later(self._run, mode)
+
+    def _run(self, mode: str) -> None:
         source = self.query_one(PythonEditor).text
         if mode == "once":
             self._start(source, "once", None, None)
@@ -303,6 +308,9 @@ class ScriptScreen(RtocScreen):
 
     # -- files --------------------------------------------------------------------------------
     def action_save(self) -> None:
+        self.query_one(PythonEditor).call_later(self._save)  # after typed keys (see action_run)
+
+    def _save(self) -> None:
         client = rtoc_app(self).client
         source = self.query_one(PythonEditor).text
 
