@@ -341,7 +341,7 @@ def main() -> None:
     with Server(bare=True) as srv:
         rate = one_per_connection(srv.port, data1, 1, d, rtoc_client=False)
         add(
-            "ceiling: bare asyncio server, 1 request/connection",
+            "reference: bare asyncio server (no logger), 1 request/connection",
             f"{rate:,.0f} requests/s",
             "-",
             "-",
