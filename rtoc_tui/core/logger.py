@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,13 @@ from .persistent import PersistentStore
 from .store import SignalStore
 
 log = logging.getLogger("rtoc.logger")
+
+# Drivers, the storage flusher, automation and the UI share one process. With CPython's default
+# 5 ms GIL switch interval, a driver streaming in a tight loop made every GIL hand-back of the
+# flusher (each numpy or SQLite call) wait up to 5 ms: flushes took 0.3 s instead of 0.05 s and
+# the kill -9 guarantee (stored within two flush intervals) failed. 1 ms fixes that; the ingest
+# rate is unchanged (bench/bench_core.py, bench/bench_storage.py).
+GIL_SWITCH_INTERVAL_S = 0.001
 
 
 class Service(Protocol):
@@ -58,6 +66,8 @@ class Logger:
         self.home = home
         self.loaded = loaded
         self.clock = clock
+        if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
+            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         cfg = loaded.config
         self.store = SignalStore(cfg.global_.recordLength)
         self.events = EventLog(max_events=cfg.global_.maxEvents)

@@ -202,9 +202,11 @@ class StorageService:
             now = time.monotonic()
             if self.error is not None and now < self._retry_at:
                 continue
-            next_at = now + self.interval_s
             self._guarded_flush(False)
             self._served_up_to(serving)
+            # A fixed grid, not "interval after the last flush": a slow flush is followed at once
+            # by the next, so what is acknowledged is stored within two intervals.
+            next_at = max(next_at + self.interval_s, time.monotonic())
         with self._cond:
             serving = self._requested
         if self.flush_on_close:
