@@ -39,7 +39,7 @@ def bench_stream(logger: Logger, n: int) -> float:
 
     def run() -> float:
         t = time.perf_counter()
-        for i in range(n):
+        for _ in range(n):
             stream(1.0, "S")
         return time.perf_counter() - t
 
