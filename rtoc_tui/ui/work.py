@@ -88,7 +88,7 @@ def client_call(
         if success:
             node.app.notify(success, title=group, timeout=3)
 
-    return node.run_worker(job(), group=group, exit_on_error=False)
+    return node.run_worker(job(), group=group, description=group, exit_on_error=False)
 
 
 def busy(node: DOMNode, group: str) -> bool:

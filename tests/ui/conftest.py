@@ -123,6 +123,23 @@ async def settle(pilot: Any, polls: int = 1, renders: int = 1) -> None:
         await wait_for(pilot, lambda: plot.first().renders >= renders, what="plot render")
     await app.workers.wait_for_complete()
     await pilot.pause()
+    await plots_idle(pilot)
+
+
+async def plots_idle(pilot: Any) -> None:
+    """Wait until every plot on screen shows its newest frame (built in a thread)."""
+    app = pilot.app
+
+    def idle() -> bool:
+        return all(
+            p.idle
+            for p in app.screen.query("PlotextPlot")
+            # only plots with some rows inside the (scrolling) plot pane get drawn
+            if p.is_on_screen and p.region.intersection(p.parent.scrollable_content_region).area
+        )
+
+    await wait_for(pilot, idle, what="plot frames")
+    await pilot.pause()
 
 
 def run(coro: Awaitable[Any]) -> Any:

@@ -50,6 +50,7 @@ class Series:
     y: np.ndarray
     epoch: int
     written: int
+    fetched: int = 0  # which full fetch this series comes from (appends keep it)
 
 
 def _is_xy(info: SignalInfo) -> bool:
@@ -74,6 +75,7 @@ class PlotPane(Vertical):
         self.span: float | None = DEFAULT_SPAN_S
         self.paused = False
         self.anchor = 0.0  # right edge (absolute time) while paused or panned
+        self._panned = False  # paused on another window than the live one
         self.relative = True
         self.cursor_rel: float | None = None  # cursor position relative to the right edge
         self.show_events = True
@@ -94,6 +96,7 @@ class PlotPane(Vertical):
         self._last_full = 0.0
         self._right = 0.0  # right edge of the frame drawn last
         self.fetches = 0  # window requests made (tests and the benchmark read them)
+        self._full_fetches = 0
         self.renders = 0
 
     def compose(self) -> ComposeResult:
@@ -242,11 +245,13 @@ class PlotPane(Vertical):
                 self._last_full = right
             for name in missing:
                 w = results.get(name)
+                self._full_fetches += 1
                 self.series[name] = Series(
                     np.empty(0) if w is None else w.x,
                     np.empty(0) if w is None else w.y,
                     epochs[name],
                     written[name],
+                    self._full_fetches,
                 )
             if stale:
                 await self._fetch_new(stale, right, n, written, epochs)
@@ -301,19 +306,36 @@ class PlotPane(Vertical):
             if self.span is not None:
                 cut = int(np.searchsorted(x, right - self.span * 1.05, side="left"))
                 x, y = x[cut:], y[cut:]
-            self.series[name] = Series(x, y, old.epoch, written[name])
+            self.series[name] = Series(x, y, old.epoch, written[name], old.fetched)
 
     # -- drawing ------------------------------------------------------------------------------
-    def _maybe_render(self, right: float, width: int) -> None:
-        """Draw unless the frame would look the same (no new data, < one column of time)."""
-        col_s = (self.span or 0.0) / max(1, width)
-        moved = int(right / col_s) if col_s > 0 and not self.paused else 0
-        key = (
+    def _render_key(self, right: float, width: int) -> tuple[Any, ...]:
+        """What a frame depends on; equal keys mean the same picture.
+
+        Live, the picture changes when the time axis or the newest sample moves into the next
+        braille dot column (half a cell): a 1 min window on 190 columns moves a dot every
+        160 ms, so drawing more often shows nothing new. New samples inside the newest dot
+        column show up with the next dot column (at most one dot late).
+        """
+        span = self.span
+        if span is None:  # everything: the window is as wide as the data
+            firsts = [s.x[0] for s in self.series.values() if len(s.x)]
+            span = (right - min(firsts)) if firsts else 0.0
+        dot_s = span / max(1, 2 * width) if not self.paused else 0.0
+        if self.paused:
+            origin: tuple[Any, ...] = ("at", right)
+        else:
+            origin = ("live", int(right // dot_s) if dot_s > 0 else right)
+        data = tuple(
+            (n, s.fetched, int(s.x[-1] // dot_s))
+            if dot_s > 0 and len(s.x)
+            else (n, s.fetched, s.written, len(s.x))
+            for n, s in sorted(self.series.items())
+        )
+        return (
             self._view_key,
-            tuple((n, s.written, len(s.x)) for n, s in sorted(self.series.items())),
-            moved,
-            self.paused,
-            self.anchor,
+            data,
+            origin,
             self.relative,
             self.cursor_rel,
             self.show_events and self._events_version,
@@ -321,6 +343,10 @@ class PlotPane(Vertical):
             self.grid,
             self.size,
         )
+
+    def _maybe_render(self, right: float, width: int) -> None:
+        """Draw unless the frame would look the same (no new data, < one column of time)."""
+        key = self._render_key(right, width)
         if key == self._drawn_key:
             return
         self._drawn_key = key
@@ -543,6 +569,7 @@ class PlotPane(Vertical):
             self.action_live()
             return
         self.paused = True
+        self._panned = True
         self.anchor = right
         self.invalidate()
 
@@ -550,13 +577,17 @@ class PlotPane(Vertical):
         """Follow live data again."""
         self.paused = False
         self.anchor = 0.0
-        self.invalidate()
+        # After a plain pause the cached window is still the live one: only what arrived
+        # meanwhile is fetched. After panning it is another window: fetch it all.
+        self.invalidate(refetch=self._panned)
+        self._panned = False
 
     def action_oldest(self) -> None:
         """Jump to the oldest data in memory."""
         firsts = [s.x[0] for s in self.series.values() if len(s.x)]
         if firsts and self.span is not None:
             self.paused = True
+            self._panned = True
             self.anchor = min(firsts) + self.span
             self.invalidate()
 
@@ -567,7 +598,10 @@ class PlotPane(Vertical):
         else:
             self.paused = True
             self.anchor = self._right or self.now()
-            self.invalidate(refetch=False)
+            # The frozen frame is the one on screen: mark it drawn, only the title changes.
+            if self._drawn_key is not None:
+                self._drawn_key = self._render_key(self.anchor, self.plot_width())
+            self._update_subtitle()
 
     def action_time_axis(self) -> None:
         """Time axis relative to now, or absolute clock times."""
