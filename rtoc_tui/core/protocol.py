@@ -148,6 +148,18 @@ class FrameDecoder:
     def feed(self, data: bytes) -> list[Frame]:
         """Add received bytes; returns the frames completed by them (raises ProtocolError)."""
         buf = self._buf
+        if not buf and type(data) is bytes:  # the usual case, one plain frame: no copies
+            nl = data.find(b"\n", 0, MAX_HEADER_BYTES)
+            if nl > 0:
+                line = data[:nl]
+                if line == self._last[0]:
+                    length, taglen, _ = self._last[1]
+                else:
+                    parsed = parse_header(line, self.max_frame)
+                    self._last = (line, parsed)
+                    length, taglen, _ = parsed
+                if not taglen and nl + 1 + length == len(data):
+                    return [_new_frame(Frame, (b"", b"", data[nl + 1 :]))]
         buf += data
         frames: list[Frame] = []
         pos = 0

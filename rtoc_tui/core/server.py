@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -26,13 +27,26 @@ from .logger import Logger
 from .protocol import Frame, FrameDecoder, ProtocolError
 from .server_handlers import DATA_KEYS, RequestContext, RequestHandler, error_reply
 from .server_ops import ExtensionOps
-from .server_socket import AsyncioServer, Listener, listen
+from .server_socket import (
+    Accepted,
+    AcceptThread,
+    AsyncioServer,
+    Listener,
+    SocketTransport,
+    listen,
+)
 
 log = logging.getLogger("rtoc.server")
 
 WRITE_BUFFER_HIGH = 4 * 1024 * 1024  # stop reading a client that does not read its replies
 MAX_QUEUED_REQUESTS = 1000  # in-order requests waiting behind a slow one; more pauses reading
 PROTECTED_TEXT = "RTOC-Server is password protected!"  # what RTOC answers in this case
+# Requests the accept thread may answer itself: they touch only the store and the event log,
+# which are thread-safe (drivers write them from their own threads), and never wait. The rest
+# (devices, config, storage, scripts, the `rtoc` key) stays on the loop.
+INLINE_KEYS = DATA_KEYS | frozenset(
+    {"getSignalList", "getEventList", "getEvent", "getLatest", "getSession", "getSignal", "event"}
+)
 
 
 class ServerConfigError(ConfigError):
@@ -91,7 +105,9 @@ class TcpServer:
         self.ops = ExtensionOps(logger)
         self.handler = RequestHandler(logger, self.ops)
         self.connections: set[_Connection] = set()
-        self._server: Listener | AsyncioServer | None = None
+        self._held = 0  # connections the accept thread holds (not in self.connections)
+        self._count_lock = threading.Lock()
+        self._server: AcceptThread | Listener | AsyncioServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.check_bind()
 
@@ -121,7 +137,9 @@ class TcpServer:
                 self.port,
             )
         try:
-            self._server = await listen(self.host, self.port, lambda: _Connection(self))
+            self._server = await listen(
+                self.host, self.port, lambda: _Connection(self), front=self._accept_thread
+            )
         except OSError as exc:
             raise OSError(
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
@@ -158,6 +176,7 @@ class TcpServer:
                 if not self.connections:
                     break
                 await asyncio.sleep(0)
+        self._held = 0
         self.logger.clients = 0
         log.info("TCP server stopped")
 
@@ -173,20 +192,91 @@ class TcpServer:
             for conn in list(self.connections):
                 conn.check_timeouts(now)
 
+    def clients(self) -> int:
+        """Open connections: the loop's and those the accept thread holds."""
+        return len(self.connections) + self._held
+
     def _count(self) -> None:
-        self.logger.clients = len(self.connections)
+        with self._count_lock:
+            self.logger.clients = len(self.connections) + self._held
+
+    def _held_changed(self, held: int) -> None:
+        """The accept thread's count changed (called in that thread)."""
+        with self._count_lock:  # or the loop's _count could write a sum with the old count
+            self._held = held
+            self.logger.clients = len(self.connections) + held
+
+    # -- requests (any thread) -----------------------------------------------------------------
+    def plain_refused(self, loopback: bool) -> bool:
+        """True if a plain frame from this client must be refused (remote, and a password set)."""
+        return not loopback and self.key is not None
+
+    def respond(
+        self, msg: dict[str, Any], raw: bytes, enc: bool, peer: str, loopback: bool
+    ) -> bytes | Coroutine[Any, Any, bytes]:
+        """The reply to one decoded request, or a coroutine producing it when it must wait."""
+        handler = self.handler
+        try:
+            if "y" in msg and msg.keys() <= DATA_KEYS:
+                return handler.handle_data(msg, raw)
+            ctx = RequestContext(peer, loopback, enc, loopback or self.key is not None)
+            return handler.handle(msg, raw, ctx)
+        except Exception as exc:  # a bug must cost one reply, never the logger
+            log.exception("client %s: request failed", peer)
+            return error_reply(f"internal error: {type(exc).__name__}: {exc}")
+
+    def answer_inline(
+        self, payload: bytes, peer: Any, loopback: bool
+    ) -> bytes | Coroutine[Any, Any, bytes] | None:
+        """The accept thread's question: the reply to one plain request, answered in the
+        calling thread, or None to leave the request untouched to the connection's loop path
+        (which also answers every refusal and error)."""
+        if self.plain_refused(loopback):
+            return None
+        try:
+            msg = protocol.loads(payload)
+        except ProtocolError:
+            return None
+        if type(msg) is not dict or not msg or not msg.keys() <= INLINE_KEYS:
+            return None
+        if not ("y" in msg and msg.keys() <= DATA_KEYS) and self.handler.needs_wait(msg):
+            return None
+        peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        return self.respond(msg, payload, False, peer_text, loopback)
+
+    # -- the accept thread ---------------------------------------------------------------------
+    def _accept_thread(self, socks: list[Any]) -> AcceptThread:
+        return AcceptThread(
+            asyncio.get_running_loop(),
+            socks,
+            answer=self.answer_inline,
+            adopt=self._adopt,
+            admit=lambda held: len(self.connections) + held < self.max_clients,
+            counted=self._held_changed,
+            is_local=self.is_local,
+            max_frame=self.max_frame_bytes,
+        )
+
+    def _adopt(self, conn: Accepted) -> None:
+        """A connection from the accept thread continues on the loop (loop thread)."""
+        if self._server is None:  # stopped meanwhile
+            conn.sock.close()
+            return
+        SocketTransport(
+            asyncio.get_running_loop(), conn.sock, _Connection(self, conn), conn.peer
+        ).start()
 
 
 class _Connection(asyncio.Protocol):
     """One client connection: frames in, replies out in request order."""
 
-    def __init__(self, server: TcpServer) -> None:
+    def __init__(self, server: TcpServer, early: Accepted | None = None) -> None:
         self.srv = server
+        self.early = early  # the accept thread's state of this connection, if it came from there
         self.decoder = FrameDecoder(server.max_frame_bytes)
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.loopback = False
-        self.privileged = False
         self.opened = self.last_rx = self.last_tx = time.monotonic()
         self.requests = 0
         self.encrypted = False  # mode of the last frame (for unsolicited error replies)
@@ -207,8 +297,8 @@ class _Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.loopback = isinstance(peer, tuple) and self.srv.is_local(str(peer[0]))
-        self.privileged = self.loopback or self.srv.key is not None
-        if len(self.srv.connections) >= self.srv.max_clients:
+        early = self.early
+        if (early is None or not early.admitted) and self.srv.clients() >= self.srv.max_clients:
             log.warning(
                 "refusing %s: already %d clients (tcp.maxClients)",
                 self.peer,
@@ -222,6 +312,26 @@ class _Connection(asyncio.Protocol):
         self.srv.connections.add(self)
         self.srv._count()
         log.debug("client %s connected", self.peer)
+        if early is not None:
+            self.early = None
+            self.resume(early)
+
+    def resume(self, early: Accepted) -> None:
+        """Continue where the accept thread stopped: its decoder (with any partial frame), its
+        clocks, an unsent reply tail, a reply still being made, received frames or an error."""
+        assert self.transport is not None
+        self.decoder = early.decoder
+        self.opened, self.requests = early.opened, early.requests
+        self.last_rx = early.last_rx or early.opened
+        self.last_tx = early.last_tx or early.opened
+        if early.unsent:
+            self.transport.write(early.unsent)
+        if early.result is not None:
+            self.wait_reply(early.result, False, ordered=True)
+        if early.error is not None:
+            self.fail(f"{early.error}; closing the connection", level=logging.WARNING)
+            return
+        self.on_frames(early.frames)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
@@ -248,19 +358,19 @@ class _Connection(asyncio.Protocol):
         self.last_rx = time.monotonic()
         try:
             frames = self.decoder.feed(data)
-        except protocol.FrameTooLarge as exc:
+        except ProtocolError as exc:  # FrameTooLarge included
             self.fail(f"{exc}; closing the connection", level=logging.WARNING)
             return
-        except ProtocolError as exc:
-            self.fail(f"{exc}; closing the connection", level=logging.WARNING)
-            return
+        self.on_frames(frames)
+
+    # -- frames -------------------------------------------------------------------------------
+    def on_frames(self, frames: list[Frame]) -> None:
         for frame in frames:
             if self.closing:
                 break
             self.on_frame(frame)
         self.flush()
 
-    # -- frames -------------------------------------------------------------------------------
     def on_frame(self, frame: Frame) -> None:
         self.requests += 1
         tag, nonce, payload = frame
@@ -279,7 +389,7 @@ class _Connection(asyncio.Protocol):
             if not self.srv.replay.check_and_add(nonce):
                 self.fail("replayed frame rejected", level=logging.WARNING)
                 return
-        elif not self.loopback and self.srv.key is not None:
+        elif self.srv.plain_refused(self.loopback):
             self.fail(
                 "this server needs encrypted frames from remote clients (set the password)",
                 level=logging.WARNING,
@@ -305,19 +415,14 @@ class _Connection(asyncio.Protocol):
             self.dispatch(msg, payload, enc, ordered=True)
 
     def dispatch(self, msg: dict[str, Any], raw: bytes, enc: bool, ordered: bool) -> None:
-        handler = self.srv.handler
-        try:
-            if "y" in msg and msg.keys() <= DATA_KEYS:
-                result: bytes | Coroutine[Any, Any, bytes] = handler.handle_data(msg, raw)
-            else:
-                ctx = RequestContext(self.peer, self.loopback, enc, self.privileged)
-                result = handler.handle(msg, raw, ctx)
-        except Exception as exc:  # a bug must cost one reply, never the logger
-            log.exception("client %s: request failed", self.peer)
-            result = error_reply(f"internal error: {type(exc).__name__}: {exc}")
+        result = self.srv.respond(msg, raw, enc, self.peer, self.loopback)
         if isinstance(result, bytes):
             self.reply(result, enc)
             return
+        self.wait_reply(result, enc, ordered)
+
+    def wait_reply(self, result: Coroutine[Any, Any, bytes], enc: bool, ordered: bool) -> None:
+        """Answer when result is ready (a task); ordered requests hold back the ones after."""
         task = asyncio.get_running_loop().create_task(result)
         self.tasks.add(task)
         if ordered:
