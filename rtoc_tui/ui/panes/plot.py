@@ -14,6 +14,7 @@ import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,13 +22,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.timer import Timer
 
 from ...client.api import ClientError, Disconnected, EventInfo, SignalInfo, SignalWindow
 from ...config.schema import TuiSection
 from ..format import fmt_clock, fmt_rel, fmt_span, fmt_value, time_ticks
 from ..state import PRIORITY_COLORS, LoggerState, color_of, rich_color
-from ..widgets.plot import PlotextPlot, PlotSpec, Trace, VLine
+from ..widgets.plot import FrameJob, PlotextPlot, PlotSpec, Trace, VLine, run_jobs
 from ..work import base_screen_visible, describe_error, rtoc_app
 
 log = logging.getLogger("rtoc.ui")
@@ -39,6 +41,7 @@ CURSOR_RGB = (255, 255, 255)
 XY_THRESHOLD = 1e8  # x values below this are not Unix times: an XY plot (RTOC plot())
 ALL_REFRESH_S = 2.0  # "everything" is refetched whole, so not more often than this
 MAX_EVENT_MARKS = 200
+ACTIVE_S = 5.0  # a signal with data this recent is fetched on every plot tick
 MIN_PLOT_ROWS = 9  # below this a stacked plot is unreadable: the pane scrolls instead
 
 
@@ -70,8 +73,17 @@ class PlotPane(Vertical):
         Binding("home", "oldest", "Oldest", id="plot.oldest", show=False),
     ]
 
+    class _FramesBuilt(Message):
+        """Frames built in the worker thread, applied together."""
+
+        def __init__(self, results: list[tuple[FrameJob, list[Any]]]) -> None:
+            super().__init__()
+            self.results = results
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self._frames_building = False
+        self._frames_due = False
         self.span: float | None = DEFAULT_SPAN_S
         self.paused = False
         self.anchor = 0.0  # right edge (absolute time) while paused or panned
@@ -202,10 +214,21 @@ class PlotPane(Vertical):
             if info is None or name not in self.plotted or info.epoch != self.series[name].epoch:
                 del self.series[name]  # cleared or replaced since it was fetched
         missing = [n for n in names if n not in self.series]
+        # New data: what the last poll reported, and, following live, whatever active
+        # signals got since the last tick (the poll runs at refresh_hz, the plot at plot_hz).
+        now = self.now()
         stale = [
             n
             for n in names
-            if n in self.series and self.series[n].written != self.signals[n].written
+            if n in self.series
+            and (
+                self.series[n].written != self.signals[n].written
+                or (
+                    not _is_xy(self.signals[n])
+                    # (a logger whose clock runs ahead of ours falls back to the poll)
+                    and 0.0 <= now - self.signals[n].updated < ACTIVE_S
+                )
+            )
         ]
         if self.span is None and stale and not self.paused:
             if right - self._last_full >= ALL_REFRESH_S:
@@ -406,8 +429,52 @@ class PlotPane(Vertical):
             self._update_subtitle()
             return
         for plot, (unit, xy, names) in zip(plots, groups, strict=True):
-            plot.set_spec(self._spec(unit, xy, names, right, max(1, plot.content_region.width)))
+            spec = self._spec(unit, xy, names, right, max(1, plot.content_region.width))
+            plot.set_spec(spec, build=False)
         self._update_subtitle()
+        self._build_frames()
+
+    def _build_frames(self) -> None:
+        """Build the shown plots' frames in one thread job, so they reach the screen in one
+        update (a compositor pass each costs as much as a plotext frame)."""
+        if self._frames_building:
+            self._frames_due = True
+            return
+        viewport = self.scrollable_content_region
+        jobs = []
+        for plot in self.query(PlotextPlot):
+            if not plot.region.intersection(viewport).area:
+                plot.refresh()  # scrolled away: it builds itself if it comes into view
+                continue
+            job = plot.begin_frame()
+            if job is not None:
+                jobs.append(job)
+        if not jobs:
+            return
+        self._frames_building = True
+        self._frames_due = False
+        self.run_worker(
+            partial(self._run_frames, jobs),
+            thread=True,
+            group="plot-frames",
+            name="plot-frames",
+            description="plot frames",  # not repr(jobs): that prints every array
+            exit_on_error=False,
+        )
+
+    def _run_frames(self, jobs: list[FrameJob]) -> None:
+        self.post_message(self._FramesBuilt(run_jobs(jobs)))
+
+    def on_plot_pane__frames_built(self, message: PlotPane._FramesBuilt) -> None:
+        message.stop()
+        self._frames_building = False
+        with self.app.batch_update():
+            for job, lines in message.results:
+                job.plot.finish_frame(job, lines)
+        if self._frames_due or any(
+            not p.is_current() for p in self.query(PlotextPlot) if p.is_on_screen
+        ):
+            self._build_frames()
 
     def _spec(self, unit: str, xy: bool, names: list[str], right: float, width: int) -> PlotSpec:
         traces: list[Trace] = []

@@ -8,6 +8,7 @@ a key of its own (or /) starts the filter.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -25,6 +26,7 @@ from ..state import LoggerState, color_of, rich_color
 from ..work import client_call, rtoc_app
 
 DEVICE_PREFIX = "device:"
+LABELS_HZ = 2.0  # how often the latest values in the tree are redrawn
 
 
 class SignalTree(Tree[str]):
@@ -131,6 +133,7 @@ class SignalsPane(Vertical):
         self._leaves: dict[str, TreeNode[str]] = {}
         self._labels: dict[str, Text] = {}
         self._plotted: frozenset[str] = frozenset()
+        self._labels_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield Input(
@@ -161,12 +164,29 @@ class SignalsPane(Vertical):
         names = sorted(self.signals, key=lambda n: (self.signals[n].dname, self.signals[n].sname))
         return [n for n in names if needle in n.lower()] if needle else names
 
-    def _sync(self) -> None:
+    def _sync(self, force: bool = False) -> None:
         names = self._visible_names()
         structure = (tuple(names), self.text_filter)
-        if structure != self._structure:
+        rebuilt = structure != self._structure
+        if rebuilt:
             self._rebuild(names)
             self._structure = structure
+        self._update_labels(force or rebuilt)
+        plotted = frozenset(n for n in self.signals if n not in self.hidden)
+        if plotted != self._plotted:
+            self._plotted = plotted
+            self.post_message(self.PlotSelectionChanged(plotted))
+        shown = len(self._leaves)
+        filt = f' "{self.text_filter}"' if self.text_filter else ""
+        self.border_subtitle = f"{len(plotted)} plotted / {shown}{filt}"
+
+    def _update_labels(self, force: bool) -> None:
+        # Values change with every poll; a Tree redraws all rows when labels change (~0.5 ms
+        # a row), so labels follow at most LABELS_HZ unless something else changed.
+        now_m = time.monotonic()
+        if not force and now_m - self._labels_at < 1.0 / LABELS_HZ:
+            return
+        self._labels_at = now_m
         now = rtoc_app(self).clock()
         for name, node in self._leaves.items():
             info = self.signals.get(name)
@@ -176,13 +196,6 @@ class SignalsPane(Vertical):
             if label != self._labels.get(name):
                 self._labels[name] = label
                 node.set_label(label)
-        plotted = frozenset(n for n in self.signals if n not in self.hidden)
-        if plotted != self._plotted:
-            self._plotted = plotted
-            self.post_message(self.PlotSelectionChanged(plotted))
-        shown = len(self._leaves)
-        filt = f' "{self.text_filter}"' if self.text_filter else ""
-        self.border_subtitle = f"{len(plotted)} plotted / {shown}{filt}"
 
     def _rebuild(self, names: list[str]) -> None:
         tree = self.query_one(SignalTree)
@@ -257,7 +270,7 @@ class SignalsPane(Vertical):
             self.hidden.difference_update(names)
         else:
             self.hidden.update(names)
-        self._sync()
+        self._sync(force=True)
 
     def toggle(self, names: list[str]) -> None:
         """Toggle signals; for several, all go in unless all are in already."""

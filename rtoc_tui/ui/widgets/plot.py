@@ -247,13 +247,36 @@ class AnsiStrips:
         return strips
 
 
+@dataclass
+class FrameJob:
+    """One frame to build in a worker thread (made by PlotextPlot.begin_frame)."""
+
+    plot: PlotextPlot
+    spec: PlotSpec
+    size: Size
+    plot_h: int
+    footer: list[Strip]
+    base: Style
+
+    def run(self) -> list[Strip]:
+        """Build the frame's strips; thread-safe as long as each plot runs one job at a time."""
+        return self.plot._render_frame(self)
+
+
+def run_jobs(jobs: list[FrameJob]) -> list[tuple[FrameJob, list[Strip]]]:
+    """Build several frames (in a worker thread), to be applied in one screen update."""
+    return [(job, job.run()) for job in jobs]
+
+
 class PlotextPlot(Widget):
     """Draws a PlotSpec; redraws only when the spec or the size changed, and only when shown.
 
     Frames are built in a worker thread: plotext's kernel runs in C (ctypes drops the GIL),
     and the Python parts yield the GIL every few milliseconds, so a key pressed while a
     frame is being built is handled at once instead of after the ~20 ms build. One build at
-    a time per widget (a figure is not thread-safe); a newer spec waits for the running one.
+    a time per widget (a figure is not thread-safe). A container with several plots builds
+    their frames in one job (`begin_frame`, `run_jobs`, `finish_frame`) so that they reach
+    the screen in one update; on its own (first show, resize, theme) a plot builds itself.
     """
 
     DEFAULT_CSS = """
@@ -266,12 +289,10 @@ class PlotextPlot(Widget):
     class _Built(Message):
         """A frame built in the worker thread (handled by the widget itself)."""
 
-        def __init__(self, lines: list[Strip], size: Size, spec: PlotSpec, base: Style) -> None:
+        def __init__(self, job: FrameJob, lines: list[Strip]) -> None:
             super().__init__()
+            self.job = job
             self.lines = lines
-            self.size = size
-            self.spec = spec
-            self.base = base
 
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
@@ -283,6 +304,7 @@ class PlotextPlot(Widget):
         self._lines: list[Strip] | None = None
         self._lines_key: tuple[Size, PlotSpec, Style] | None = None
         self._building = False
+        self._base: Style | None = None
         self.frames = 0  # frames built (tests and the benchmark read it)
 
     @property
@@ -290,13 +312,19 @@ class PlotextPlot(Widget):
         return self._spec
 
     @property
+    def building(self) -> bool:
+        return self._building
+
+    @property
     def idle(self) -> bool:
         """No frame is being built and the one shown is the newest (tests wait on it)."""
-        return not self._building and self._is_current(self._wanted_key())
+        return not self._building and self.is_current()
 
-    def _is_current(self, wanted: tuple[Size, PlotSpec, Style]) -> bool:
-        # The spec by identity: its traces hold numpy arrays, which == cannot compare.
+    def is_current(self) -> bool:
+        """Whether the frame on screen is the wanted one (spec, size, colours)."""
+        wanted = self._wanted_key()
         have = self._lines_key
+        # The spec by identity: its traces hold numpy arrays, which == cannot compare.
         return (
             have is not None
             and have[1] is wanted[1]
@@ -304,11 +332,16 @@ class PlotextPlot(Widget):
             and have[2] == wanted[2]
         )
 
-    def set_spec(self, spec: PlotSpec) -> None:
-        """Show a new frame: built now if the plot is on screen, else when it is drawn."""
+    def set_spec(self, spec: PlotSpec, build: bool = True) -> None:
+        """Show a new frame.
+
+        Args:
+            build: build it now if the plot is on screen (in a thread of its own); False when
+                the caller builds it with others (begin_frame / run_jobs / finish_frame).
+        """
         self._spec = spec
-        if self._building:
-            return  # the running build's completion starts the next one
+        if not build or self._building:
+            return  # the caller, or the running build's completion, takes care of it
         if self.is_mounted and self.is_on_screen:
             # Build straight away instead of refresh(): redrawing the old frame first would
             # cost a second compositor pass per frame for nothing.
@@ -318,10 +351,14 @@ class PlotextPlot(Widget):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._base = None
         self.refresh()  # the base style (theme colours) is part of the frame's key
 
     def _wanted_key(self) -> tuple[Size, PlotSpec, Style]:
-        return (self.content_region.size, self._spec, self.rich_style)
+        # rich_style is worked out from the CSS on every access: render_line asks per row.
+        if self._base is None:
+            self._base = self.rich_style
+        return (self.content_region.size, self._spec, self._base)
 
     def _footer_strips(self, spec: PlotSpec, width: int, height: int, base: Style) -> list[Strip]:
         footer: list[Strip] = []
@@ -342,8 +379,11 @@ class PlotextPlot(Widget):
             lines[height // 2] = mid.text_align(width, "center").adjust_cell_length(width, base)
         return lines
 
-    def _start_build(self) -> None:
-        """Build the wanted frame: in a thread when plotext is needed, else right here."""
+    def begin_frame(self) -> FrameJob | None:
+        """Prepare the wanted frame: a plotext frame comes back as a job to run in a thread
+        (the widget is busy until finish_frame); a message frame is made right here."""
+        if self._building:
+            return None
         size, spec, base = self._wanted_key()
         width, height = size.width, size.height
         footer = self._footer_strips(spec, width, height, base)
@@ -352,28 +392,17 @@ class PlotextPlot(Widget):
             lines = self._message_lines(spec, width, plot_h, base) + footer
             self._lines, self._lines_key = lines, (size, spec, base)
             self.refresh()
-            return
+            return None
         self._building = True
-        self.run_worker(
-            partial(self._build_frame, spec, size, plot_h, footer, base),
-            thread=True,
-            group="plot-frame",
-            name="plot-frame",
-            # Without a description Textual takes repr(work): the spec's numpy arrays printed
-            # in full, which cost more than the frame itself.
-            description="plot frame",
-            exit_on_error=False,
-        )
+        return FrameJob(self, spec, size, plot_h, footer, base)
 
-    def _build_frame(
-        self, spec: PlotSpec, size: Size, plot_h: int, footer: list[Strip], base: Style
-    ) -> None:
-        """Runs in a worker thread: plotext frame -> strips, handed back by a message."""
-        width = size.width
+    def _render_frame(self, job: FrameJob) -> list[Strip]:
+        """Runs in a worker thread: plotext frame -> strips (errors become a red line)."""
+        width, plot_h, base = job.size.width, job.plot_h, job.base
         try:
             if self._renderer is None:
                 self._renderer = FigureRenderer()
-            text = self._renderer.render(spec, width, plot_h)
+            text = self._renderer.render(job.spec, width, plot_h)
             lines = self._ansi.convert(text, width, plot_h, base)
         except Exception as exc:  # show the failure in the plot, never kill the app
             log.exception("plot frame failed")
@@ -384,22 +413,43 @@ class PlotextPlot(Widget):
                 lines[0] = Strip(list(err.render(Console(), end=""))).adjust_cell_length(width)
         while len(lines) < plot_h:
             lines.append(Strip.blank(width, base))
-        self.post_message(self._Built(lines + footer, size, spec, base))
+        return lines + job.footer
+
+    def finish_frame(self, job: FrameJob, lines: list[Strip]) -> None:
+        """Show a built frame (main thread)."""
+        self._building = False
+        self.frames += 1
+        self._lines = lines
+        self._lines_key = (job.size, job.spec, job.base)
+        self.refresh()
+
+    def _start_build(self) -> None:
+        job = self.begin_frame()
+        if job is None:
+            return
+        self.run_worker(
+            partial(self._build_alone, job),
+            thread=True,
+            group="plot-frame",
+            name="plot-frame",
+            # Without a description Textual takes repr(work): the spec's numpy arrays printed
+            # in full, which cost more than the frame itself.
+            description="plot frame",
+            exit_on_error=False,
+        )
+
+    def _build_alone(self, job: FrameJob) -> None:
+        self.post_message(self._Built(job, job.run()))
 
     def on_plotext_plot__built(self, message: PlotextPlot._Built) -> None:
         message.stop()
-        self._building = False
-        self.frames += 1
-        self._lines = message.lines
-        self._lines_key = (message.size, message.spec, message.base)
-        self.refresh()
-        if not self._is_current(self._wanted_key()) and self.is_on_screen:
+        self.finish_frame(message.job, message.lines)
+        if not self.is_current() and self.is_on_screen:
             self._start_build()  # a newer spec (or size) arrived while this one was built
 
     def render_line(self, y: int) -> Strip:
-        wanted = self._wanted_key()
-        size, base = wanted[0], wanted[2]
-        if not self._building and not self._is_current(wanted):
+        size, _spec, base = self._wanted_key()
+        if not self._building and not self.is_current():
             # Only visible widgets get here: a hidden plot never builds frames.
             self._start_build()
         lines = self._lines
