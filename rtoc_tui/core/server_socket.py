@@ -257,6 +257,7 @@ class Accepted:
     last_rx: float = 0.0
     last_tx: float = 0.0
     requests: int = 0
+    registered: bool = False  # in the accept thread's epoll set
     admitted: bool = True  # False: over tcp.maxClients, the loop refuses it
     frames: list[Frame] = field(default_factory=list)  # received, not answered
     error: ProtocolError | None = None  # what the decoder raised (the loop answers and closes)
@@ -409,12 +410,14 @@ class AcceptThread:
             self._handover(conn)
             return
         held[fd] = conn
-        self._ep.register(fd, select.EPOLLIN)
-        self._counted(len(held))
         try:
-            self._readable(conn)  # the request has often arrived already
+            self._readable(conn)  # the request has often arrived already: answer it first
         except Exception:
             self._failed(conn)
+        if held.get(fd) is conn:  # still here: from now on the epoll tells
+            self._ep.register(fd, select.EPOLLIN)
+            conn.registered = True
+            self._counted(len(held))
 
     def _readable(self, conn: Accepted) -> None:
         sock = conn.sock
@@ -483,7 +486,8 @@ class AcceptThread:
         fd = conn.sock.fileno()
         held = self._held
         if held.pop(fd, None) is not None:
-            self._ep.unregister(fd)
+            if conn.registered:
+                self._ep.unregister(fd)
             self._counted(len(held))
         conn.sock.setblocking(False)
         try:
