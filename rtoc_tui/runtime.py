@@ -219,10 +219,6 @@ def demo_home(path: Path | None) -> Home:
 
         update_config_file(home.config_file, {"tcp.active": True})
         cfg = json.loads(home.config_file.read_text(encoding="utf-8"))
-        cfg.setdefault("devices", {})["Generator"] = {
-            "seed": 1,
-            "waveform": "Sinus",
-            "gen_freq": 0.2,
-        }
+        cfg.setdefault("devices", {})["Generator"] = {"seed": 1, "gen_freq": 0.2}
         atomic_write_text(home.config_file, json.dumps(cfg, indent=2) + "\n")
     return home
