@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from helpers import events, wait_for
 from rtoc_tui.drivers.dps5020 import DPS5020, DPSError, unwrap_power
 from rtoc_tui.drivers.emulators.dps5020 import DPSEmulator, crc16, with_crc
 
-import rtoc_tui.core.plugin as plugin_mod
 from rtoc_tui.core import introspect
 from rtoc_tui.core.devices import DeviceError
 from rtoc_tui.core.logger import Logger
@@ -41,27 +39,21 @@ def emu(tmp_path: Path) -> Iterator[DPSEmulator]:
 
 
 @pytest.fixture
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(plugin_mod, "BACKOFF_MAX_S", 0.05)
-
-
-@pytest.fixture
-def start_dps(logger: Logger, emu: DPSEmulator) -> Iterator[Callable[..., DPS5020]]:
+def start_dps(start_driver, emu: DPSEmulator) -> Callable[..., DPS5020]:
     def _start(**settings: Any) -> DPS5020:
-        logger.devices.settings["DPS5020"] = {
-            "port": emu.path,
-            "samplerate": 20.0,
-            "timeout": 0.2,
-            **settings,
-        }
-        plugin = logger.devices.start("DPS5020")
+        plugin = start_driver(
+            "DPS5020",
+            **{
+                "port": emu.path,
+                "samplerate": 20.0,
+                "timeout": 0.2,
+                **settings,
+            },
+        )
         assert isinstance(plugin, DPS5020)
         return plugin
 
-    yield _start
-    logger.devices.stop_all()
-    alive = [t.name for t in threading.enumerate() if t.name == "rtoc-DPS5020"]
-    assert not alive, f"driver threads left running: {alive}"
+    return _start
 
 
 # -- the emulator speaks the documented bytes -----------------------------------------------------

@@ -17,7 +17,6 @@ from pymodbus.client import ModbusTcpClient
 from rtoc_tui.drivers.emulators.heliotherm import HeliothermEmulator
 from rtoc_tui.drivers.heliotherm import Heliotherm
 
-import rtoc_tui.core.plugin as plugin_mod
 from rtoc_tui.core.devices import DeviceError
 from rtoc_tui.core.introspect import IntrospectionError, function_names, parameters, set_parameter
 
@@ -37,17 +36,14 @@ def emu() -> Iterator[HeliothermEmulator]:
 
 
 @pytest.fixture
-def start(logger, emu, monkeypatch) -> Iterator[Callable[..., Heliotherm]]:
+def start(start_driver, emu, fast_backoff) -> Callable[..., Heliotherm]:
     """start(**settings) -> the running driver polling the emulator at 20 Hz."""
-    monkeypatch.setattr(plugin_mod, "BACKOFF_MAX_S", 0.05)
 
     def _start(**settings: Any) -> Heliotherm:
         base = {"host": "127.0.0.1", "port": emu.port, "timeout": 0.3, "samplerate": 20.0}
-        logger.devices.settings["Heliotherm"] = {**base, **settings}
-        return logger.devices.start("Heliotherm")
+        return start_driver("Heliotherm", **{**base, **settings})
 
-    yield _start
-    logger.devices.stop_all()
+    return _start
 
 
 def test_raw_frames_match_the_documented_examples(emu) -> None:

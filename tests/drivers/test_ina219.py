@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,8 @@ def opens() -> list[int]:
 
 
 @pytest.fixture
-def start(logger, chip, opens, monkeypatch) -> Iterator[Callable[..., INA219]]:
+def start(start_driver, chip, opens, monkeypatch, fast_backoff) -> Callable[..., INA219]:
     """start(**settings) -> the running INA219 driver wired to `chip` at 0x40."""
-    monkeypatch.setattr(plugin_mod, "BACKOFF_MAX_S", 0.05)
     factory = emu.bus_factory({0x40: chip})
 
     def _open(bus: int) -> emu.FakeSMBus:
@@ -50,11 +49,9 @@ def start(logger, chip, opens, monkeypatch) -> Iterator[Callable[..., INA219]]:
     monkeypatch.setattr(INA219, "_bus_factory", _open)
 
     def _start(**settings: Any) -> INA219:
-        logger.devices.settings["INA219"] = {"samplerate": 50.0, **settings}
-        return logger.devices.start("INA219")
+        return start_driver("INA219", **{"samplerate": 50.0, **settings})
 
-    yield _start
-    logger.devices.stop_all()
+    return _start
 
 
 def test_calibration_matches_the_datasheet_examples() -> None:

@@ -18,7 +18,6 @@ from helpers import events, wait_for
 from rtoc_tui.drivers.emulators.octoprint import OctoPrintEmulator
 from rtoc_tui.drivers.octoprint import OctoPrint, OctoPrintCommandError
 
-import rtoc_tui.core.plugin as plugin_mod
 from rtoc_tui.core.devices import DeviceError
 from rtoc_tui.core.introspect import function_names, parameters
 
@@ -41,17 +40,14 @@ def emu() -> Iterator[OctoPrintEmulator]:
 
 
 @pytest.fixture
-def start(logger, emu, monkeypatch) -> Iterator[Callable[..., OctoPrint]]:
+def start(start_driver, emu, fast_backoff) -> Callable[..., OctoPrint]:
     """start(**settings) -> the running driver polling the emulator at 20 Hz."""
-    monkeypatch.setattr(plugin_mod, "BACKOFF_MAX_S", 0.05)
 
     def _start(**settings: Any) -> OctoPrint:
         base = {"url": emu.url, "api_key": "TESTKEY", "timeout": 0.3, "samplerate": 20.0}
-        logger.devices.settings["OctoPrint"] = {**base, **settings}
-        return logger.devices.start("OctoPrint")
+        return start_driver("OctoPrint", **{**base, **settings})
 
-    yield _start
-    logger.devices.stop_all()
+    return _start
 
 
 def states(logger) -> list[str]:

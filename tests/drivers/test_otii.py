@@ -37,17 +37,15 @@ def emu() -> Iterator[OtiiEmulator]:
 
 
 @pytest.fixture
-def start_otii(logger: Logger, emu: OtiiEmulator) -> Iterator[Callable[..., Otii]]:
+def start_otii(start_driver, emu: OtiiEmulator) -> Callable[..., Otii]:
     """start_otii(**settings) -> the running driver (port of the emulator filled in)."""
 
     def _start(**settings: Any) -> Otii:
-        logger.devices.settings["Otii"] = {"port": emu.port, "samplerate": 20.0, **settings}
-        dev = logger.devices.start("Otii")
+        dev = start_driver("Otii", **{"port": emu.port, "samplerate": 20.0, **settings})
         assert isinstance(dev, Otii)
         return dev
 
-    yield _start
-    logger.devices.stop_all()
+    return _start
 
 
 # -- normal readings ------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import math
 import random
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,7 +30,6 @@ from rtoc_tui.drivers.vc820 import (
     decode_stream,
 )
 
-import rtoc_tui.core.plugin as plugin_mod
 from rtoc_tui.core import introspect
 from rtoc_tui.core.devices import DeviceError
 from rtoc_tui.core.logger import Logger
@@ -186,27 +184,21 @@ def emu(tmp_path: Path) -> Iterator[VC820Emulator]:
 
 
 @pytest.fixture
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(plugin_mod, "BACKOFF_MAX_S", 0.05)
-
-
-@pytest.fixture
-def start_vc(logger: Logger, emu: VC820Emulator) -> Iterator[Callable[..., VC820]]:
+def start_vc(start_driver, emu: VC820Emulator) -> Callable[..., VC820]:
     def _start(**settings: Any) -> VC820:
-        logger.devices.settings["VC820"] = {
-            "port": emu.path,
-            "samplerate": 50.0,
-            "timeout": 0.3,
-            **settings,
-        }
-        plugin = logger.devices.start("VC820")
+        plugin = start_driver(
+            "VC820",
+            **{
+                "port": emu.path,
+                "samplerate": 50.0,
+                "timeout": 0.3,
+                **settings,
+            },
+        )
         assert isinstance(plugin, VC820)
         return plugin
 
-    yield _start
-    logger.devices.stop_all()
-    alive = [t.name for t in threading.enumerate() if t.name == "rtoc-VC820"]
-    assert not alive, f"driver threads left running: {alive}"
+    return _start
 
 
 def test_streams_the_reading_with_its_unit(
