@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -320,7 +322,7 @@ async def run_tui(client: LoggerClient, config: Config | None) -> None:
         # An SSH session that drops hangs up the terminal: quit cleanly so the runtime can
         # stop the drivers and flush storage instead of being killed mid-write.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(hup, app.exit)
+            loop.add_signal_handler(hup, _on_hangup, app)
     try:
         await app.run_async()
     finally:
@@ -329,3 +331,40 @@ async def run_tui(client: LoggerClient, config: Config | None) -> None:
                 loop.remove_signal_handler(hup)
         with contextlib.suppress(Exception):
             await client.close()
+
+
+def _on_hangup(app: App[Any]) -> None:
+    """The terminal went away: quit without writing to it (or blocking on it)."""
+    log.warning("the terminal hung up: quitting")
+    try:  # what is still written (screen restore) goes nowhere instead of failing
+        null = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+    except OSError:
+        pass
+    threading.Thread(
+        target=_drain_dead_writer, args=(app,), name="rtoc-hangup", daemon=True
+    ).start()
+    app.exit()
+
+
+def _drain_dead_writer(app: App[Any], timeout_s: float = 30.0) -> None:
+    """Empty the output queue of Textual's writer thread if it died, until the app is gone.
+
+    Workaround (Textual 8.2 drivers/_writer_thread.py): writing to a hung-up terminal raises
+    EIO, which ends the writer thread; the app's shutdown then blocks for ever in
+    WriterThread.stop() -> queue.put() on the full queue. Delete once Textual handles it.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        driver = getattr(app, "_driver", None)
+        writer = getattr(driver, "_writer_thread", None)
+        if driver is None:
+            return
+        queue = getattr(writer, "_queue", None)
+        if writer is not None and queue is not None and not writer.is_alive():
+            with contextlib.suppress(Exception):
+                while True:
+                    queue.get_nowait()
+        time.sleep(0.05)

@@ -187,3 +187,15 @@ def test_headless_and_attach(tmux: Tmux, tmp_path: Path) -> None:
     tmux.wait_for(ui, "ATTACH-EXIT=0", timeout=20)
     tmux.keys(logger, "C-c")
     tmux.wait_for(logger, "stopped")
+
+
+def test_terminal_hangup_stops_the_logger_cleanly(tmux: Tmux, tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home")
+    s = tmux.start("hup", f"exec {RTOC} run --home {home.root}", env_for(tmp_path))
+    tmux.wait_for(s, "Devices", "Generator", "running", timeout=30)
+    tmux.cmd("kill-session", "-t", s)  # like an SSH session that drops: SIGHUP
+    log = home.root / "rtoc.log"
+    deadline = time.monotonic() + 20
+    while "device Generator stopped" not in log.read_text(encoding="utf-8"):
+        assert time.monotonic() < deadline, log.read_text(encoding="utf-8")
+        time.sleep(0.1)  # polling interval of a wait with a timeout

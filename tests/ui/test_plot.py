@@ -4,6 +4,7 @@ event marks, legend, stacking per unit and redrawing only when needed."""
 from __future__ import annotations
 
 import re
+import time
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from rtoc_tui.ui.panes.plot import PlotPane
 from rtoc_tui.ui.state import PRIORITY_COLORS
 from rtoc_tui.ui.widgets.plot import PlotextPlot
 
-from .conftest import T0, RecordingClient, settle, wait_for
+from .conftest import T0, FakeClock, RecordingClient, fill, settle, wait_for
 
 
 def plot_for(pane: PlotPane, unit: str) -> PlotextPlot:
@@ -221,3 +222,21 @@ async def test_no_fetch_while_hidden_and_no_redraw_without_change(ui_logger, clo
         assert len(client.windows) == fetches
         await pilot.press("escape", "escape")  # the first leaves the editor, the second the screen
         await wait_for(pilot, lambda: len(client.windows) > fetches)
+
+
+async def test_live_signals_are_fetched_every_plot_tick_between_polls(make_logger):
+    clock = FakeClock(time.time())  # the buffers stamp appends with the wall clock
+    logger = make_logger(clock=clock)
+    fill(logger, clock())
+    client = RecordingClient(logger)
+    app = build_app(client, logger.config, clock=clock, refresh_hz=0.2, plot_hz=20)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(PlotPane)
+        polls = app.state.polls
+        t = np.arange(clock() + 0.1, clock() + 1.05, 0.1)
+        logger.store.append("Bench", "Voltage", t, np.full(len(t), 9.0), "V")
+        clock.advance(1.0)
+        await wait_for(pilot, lambda: pane.series["Bench.Voltage"].y[-1] == 9.0, timeout=3)
+        assert app.state.polls == polls  # the next poll is 5 s away: the plot fetched itself
+    logger.devices.stop_all()

@@ -277,3 +277,19 @@ async def test_ctrl_q_quits_from_the_editor(ui_logger, clock):
 
 def test_client_error_type_is_what_the_ui_catches():
     assert issubclass(ClientError, RuntimeError)
+
+
+async def test_keys_can_be_remapped_from_config(make_logger, clock):
+    logger = make_logger({"tui": {"keymap": {"plot.pause": "z", "scripts": "ctrl+e"}}}, clock=clock)
+    app = build_app(StableClient(logger), logger.config, clock=clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        plot = app.screen.query_one("PlotPane")
+        await pilot.press("z")
+        assert plot.paused
+        await pilot.press("p")  # no longer bound: it starts the signal filter instead
+        assert plot.paused
+        assert app.screen.query_one("#signals-filter", Input).value == "p"
+        await pilot.press("escape", "escape")
+        await pilot.press("ctrl+e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ScriptScreen))
