@@ -127,6 +127,10 @@ class Frame(tuple[bytes, bytes, bytes]):
 
 
 _new_frame = tuple.__new__
+# Parsed header lines shared by all decoders: one-shot clients send the same few headers on
+# a new connection (and so a new decoder) each time. Bounded: cleared when full.
+_HEADERS: dict[bytes, tuple[int, int, int]] = {}
+_HEADERS_MAX = 1024
 
 
 class FrameDecoder:
@@ -145,6 +149,16 @@ class FrameDecoder:
         """Bytes of a frame received but not yet complete (0 between frames)."""
         return len(self._buf)
 
+    def _parse(self, line: bytes) -> tuple[int, int, int]:
+        parsed = _HEADERS.get(line)
+        if parsed is None or parsed[0] > self.max_frame:  # the limit is this decoder's
+            parsed = parse_header(line, self.max_frame)
+            if len(_HEADERS) >= _HEADERS_MAX:
+                _HEADERS.clear()
+            _HEADERS[line] = parsed
+        self._last = (line, parsed)
+        return parsed
+
     def feed(self, data: bytes) -> list[Frame]:
         """Add received bytes; returns the frames completed by them (raises ProtocolError)."""
         buf = self._buf
@@ -152,12 +166,8 @@ class FrameDecoder:
             nl = data.find(b"\n", 0, MAX_HEADER_BYTES)
             if nl > 0:
                 line = data[:nl]
-                if line == self._last[0]:
-                    length, taglen, _ = self._last[1]
-                else:
-                    parsed = parse_header(line, self.max_frame)
-                    self._last = (line, parsed)
-                    length, taglen, _ = parsed
+                last = self._last
+                length, taglen, _ = last[1] if line == last[0] else self._parse(line)
                 if not taglen and nl + 1 + length == len(data):
                     return [_new_frame(Frame, (b"", b"", data[nl + 1 :]))]
         buf += data
@@ -177,12 +187,8 @@ class FrameDecoder:
                         parse_header(buf[pos:size], self.max_frame)
                     break
                 line = bytes(buf[pos:nl])
-                if line == self._last[0]:  # pipelined clients repeat headers: skip the parse
-                    length, taglen, noncelen = self._last[1]
-                else:
-                    parsed = parse_header(line, self.max_frame)
-                    self._last = (line, parsed)
-                    length, taglen, noncelen = parsed
+                last = self._last  # pipelined clients repeat headers: skip the parse
+                length, taglen, noncelen = last[1] if line == last[0] else self._parse(line)
                 start = nl + 1
                 end = start + taglen + noncelen + length
                 if end > size:

@@ -70,6 +70,11 @@ def is_loopback(host: str) -> bool:
     return addr.is_loopback
 
 
+def peer_text(peer: Any) -> str:
+    """'host:port' of a peer address (a str passes through)."""
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+
+
 class TcpServer:
     """A Service: RTOC's TCP server for one logger (start/stop with the logger)."""
 
@@ -212,17 +217,18 @@ class TcpServer:
         return not loopback and self.key is not None
 
     def respond(
-        self, msg: dict[str, Any], raw: bytes, enc: bool, peer: str, loopback: bool
+        self, msg: dict[str, Any], raw: bytes, enc: bool, peer: Any, loopback: bool
     ) -> bytes | Coroutine[Any, Any, bytes]:
-        """The reply to one decoded request, or a coroutine producing it when it must wait."""
+        """The reply to one decoded request, or a coroutine producing it when it must wait.
+        peer: "host:port" or the address tuple (formatted only when needed)."""
         handler = self.handler
         try:
             if "y" in msg and msg.keys() <= DATA_KEYS:
                 return handler.handle_data(msg, raw)
-            ctx = RequestContext(peer, loopback, enc, loopback or self.key is not None)
+            ctx = RequestContext(peer_text(peer), loopback, enc, loopback or self.key is not None)
             return handler.handle(msg, raw, ctx)
         except Exception as exc:  # a bug must cost one reply, never the logger
-            log.exception("client %s: request failed", peer)
+            log.exception("client %s: request failed", peer_text(peer))
             return error_reply(f"internal error: {type(exc).__name__}: {exc}")
 
     def answer_inline(
@@ -241,8 +247,7 @@ class TcpServer:
             return None
         if not ("y" in msg and msg.keys() <= DATA_KEYS) and self.handler.needs_wait(msg):
             return None
-        peer_text = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        return self.respond(msg, payload, False, peer_text, loopback)
+        return self.respond(msg, payload, False, peer, loopback)
 
     # -- the accept thread ---------------------------------------------------------------------
     def _accept_thread(self, socks: list[Any]) -> AcceptThread:
@@ -295,7 +300,7 @@ class _Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.peer = peer_text(peer)
         self.loopback = isinstance(peer, tuple) and self.srv.is_local(str(peer[0]))
         early = self.early
         if (early is None or not early.admitted) and self.srv.clients() >= self.srv.max_clients:
