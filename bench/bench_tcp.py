@@ -6,6 +6,11 @@ Run: .venv/bin/python bench/bench_tcp.py [--quick]
 RTOC 3.0 on this machine kind (shared/anchors/README.md, one connection per request, RTOC's
 own client): 1 sample/request 3,400 samples/s; 100 samples (plot) 205,000; 10,000 samples
 (plot) 357,000 and 169,000 (data path); getLatest 5,000 requests/s.
+
+The one-request-per-connection rows also show the client's ceiling: the same client against
+a minimal blocking server without logger or event loop (accept, read the frame, echo it as a
+data reply, close) in its own process. A sequential client and the server take turns (one
+waits for the other), so client and server costs add up; no server can beat that column.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import orjson
 from rtoc_tui.client.remote import RemoteClient
 from rtoc_tui.client.rtoc_jsonsocket import JsonSocketClient
 from rtoc_tui.core import protocol
+from rtoc_tui.core.protocol import ProtocolError
 
 HOST = "127.0.0.1"
 
@@ -75,6 +81,26 @@ def serve(feed: int, prefill_s: float) -> None:
     asyncio.run(main())
 
 
+_SENT_HEAD = b'{"error":false,"sent":true,'
+
+
+def serve_minimal() -> None:
+    """The client's ceiling: a blocking server, no logger, no event loop; echoes each request
+    as a data reply (what the logger answers to data) and closes first, like RTOC's server."""
+    lsock = socket.create_server((HOST, 0), backlog=256)
+    print(f"PORT {lsock.getsockname()[1]}", flush=True)
+    threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
+    while True:
+        sock, _ = lsock.accept()
+        with sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                payload = read_reply(sock, bytearray())
+            except (ConnectionError, ProtocolError):
+                continue
+            sock.sendall(protocol.pack(_SENT_HEAD + payload.lstrip()[1:]))
+
+
 def serve_bare() -> None:
     """The machine's ceiling: an asyncio server that answers every frame with a fixed reply."""
 
@@ -98,11 +124,13 @@ def serve_bare() -> None:
 class Server:
     """The server subprocess (context manager)."""
 
-    def __init__(self, feed: int = 0, prefill_s: float = 0.0, bare: bool = False) -> None:
+    def __init__(
+        self, feed: int = 0, prefill_s: float = 0.0, bare: bool = False, minimal: bool = False
+    ) -> None:
         self.args = [
             sys.executable,
             __file__,
-            "--serve-bare" if bare else "--serve",
+            "--serve-minimal" if minimal else "--serve-bare" if bare else "--serve",
             "--feed",
             str(feed),
             "--prefill",
@@ -169,6 +197,21 @@ def one_per_connection(
         assert reply["error"] is False, reply
         n += 1
     return n * samples / (time.perf_counter() - t0)
+
+
+def one_shot_vs_ceiling(
+    port: int, ref_port: int, make_request, samples: int, duration: float, rounds: int = 3
+) -> tuple[float, float, float, float]:
+    """Rates of RTOC's client and prebuilt frames against the server and against the minimal
+    server, medians of interleaved rounds (load changes on a shared machine hit all four)."""
+    runs: list[list[float]] = [[], [], [], []]
+    for _ in range(rounds):
+        for i, (p, rtoc) in enumerate(
+            ((port, True), (port, False), (ref_port, True), (ref_port, False))
+        ):
+            runs[i].append(one_per_connection(p, make_request, samples, duration / rounds, rtoc))
+    ours_rtoc, ours_lean, ref_rtoc, ref_lean = (statistics.median(r) for r in runs)
+    return ours_rtoc, ours_lean, ref_rtoc, ref_lean
 
 
 def _lean_worker(port: int, duration: float, out: Any) -> None:
@@ -300,6 +343,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="shorter runs (noisier figures)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--serve-minimal", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--feed", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--prefill", type=float, default=0.0, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -309,11 +353,15 @@ def main() -> None:
     if args.serve_bare:
         serve_bare()
         return
+    if args.serve_minimal:
+        serve_minimal()
+        return
     d = 1.0 if args.quick else 3.0
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[tuple[str, str, str, str, str]] = []
+    ceilings: dict[str, str] = {}  # row -> the client's ceiling (minimal blocking server)
 
     def add(name: str, value: str, goal: str, rtoc: str) -> None:
-        rows.append((name, value, goal, rtoc))
+        rows.append((name, value, ceilings.get(name, "-"), goal, rtoc))
         print(f"  {name}: {value}", flush=True)
 
     now = time.time()
@@ -337,7 +385,40 @@ def main() -> None:
     def data10k() -> dict:
         return {"y": y10k, "sname": names10, "dname": "Data", "unit": ["V"], "x": x10k}
 
+    one_shot_rows = (
+        ("1 sample/request, 1 request/connection", data1, 1, 10_200, "3,400"),
+        ("100 samples/request (plot), 1 request/connection", plot100, 100, 615_000, "205,000"),
+        (
+            "10,000 samples/request (plot), 1 request/connection",
+            plot10k,
+            10_000,
+            1_071_000,
+            "357,000",
+        ),
+        (
+            "10,000 samples/request (data), 1 request/connection",
+            data10k,
+            10_000,
+            507_000,
+            "169,000",
+        ),
+        (
+            "getLatest (10 signals), 1 request/connection",
+            lambda: {"getLatest": True},
+            1,
+            0,
+            "5,000",
+        ),
+    )
+
     print(f"bench_tcp on {os.cpu_count()} CPUs; server in its own process", flush=True)
+    ref = Server(minimal=True).__enter__()  # the client's ceiling, beside every logger below
+
+    def one_shot(port: int, label: str, make: Any, n: int, unit: str) -> str:
+        rtoc_rate, lean_rate, ref_rtoc, ref_lean = one_shot_vs_ceiling(port, ref.port, make, n, d)
+        ceilings[label] = f"{ref_rtoc:,.0f} / {ref_lean:,.0f}"
+        return f"{rtoc_rate:,.0f} {unit} (RTOC's client), {lean_rate:,.0f} (prebuilt frames)"
+
     with Server(bare=True) as srv:
         rate = one_per_connection(srv.port, data1, 1, d, rtoc_client=False)
         add(
@@ -348,32 +429,8 @@ def main() -> None:
         )
     with Server() as srv:
         p = srv.port
-        for label, make, n, goal, rtoc in (
-            ("1 sample/request, 1 request/connection", data1, 1, 10_200, "3,400"),
-            ("100 samples/request (plot), 1 request/connection", plot100, 100, 615_000, "205,000"),
-            (
-                "10,000 samples/request (plot), 1 request/connection",
-                plot10k,
-                10_000,
-                1_071_000,
-                "357,000",
-            ),
-            (
-                "10,000 samples/request (data), 1 request/connection",
-                data10k,
-                10_000,
-                507_000,
-                "169,000",
-            ),
-        ):
-            rtoc_rate = one_per_connection(p, make, n, d, rtoc_client=True)
-            lean_rate = one_per_connection(p, make, n, d, rtoc_client=False)
-            add(
-                label,
-                f"{rtoc_rate:,.0f} samples/s (RTOC's client), {lean_rate:,.0f} (prebuilt frames)",
-                f">= {goal:,}",
-                rtoc,
-            )
+        for label, make, n, goal, rtoc in one_shot_rows[:4]:
+            add(label, one_shot(p, label, make, n, "samples/s"), f">= {goal:,}", rtoc)
         rate = parallel_one_per_connection(p, 4, d)
         add(
             "1 sample/request, 1 request/connection, 4 clients at once",
@@ -390,8 +447,8 @@ def main() -> None:
             ">= 30,000",
             "5,000 (1/conn)",
         )
-        rate = one_per_connection(p, lambda: {"getLatest": True}, 1, d, rtoc_client=True)
-        add("getLatest (10 signals), 1 request/connection", f"{rate:,.0f} requests/s", "-", "5,000")
+        label, make, *_ = one_shot_rows[4]
+        add(label, one_shot(p, label, make, 1, "requests/s"), "-", "5,000")
         rate, _ = pipelined(p, b'{"y": [1.5], "sname": ["s"], "dname": "Pipe"}', d)
         add(
             "pipelined single-sample requests (RTOC keys)",
@@ -429,6 +486,7 @@ def main() -> None:
             "< 50 ms",
             "hangs",
         )
+    ref.__exit__(None, None, None)  # (on a crash it exits with our stdin pipe)
     with Server(feed=16, prefill_s=70) as srv:
         names = [f"Feed.f{i:02d}" for i in range(16)]
         secs = 2.0 if args.quick else 5.0
@@ -478,14 +536,13 @@ def main() -> None:
         "-",
     )
 
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    w2 = max(len(r[2]) for r in rows)
+    head = ("benchmark", "result", "client's ceiling (RTOC's / prebuilt)", "goal", "RTOC 3.0")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
     print()
-    print(f"{'benchmark':<{w0}}  {'result':<{w1}}  {'goal':<{w2}}  RTOC 3.0")
-    print("-" * (w0 + w1 + w2 + 16))
-    for name, value, goal, rtoc in rows:
-        print(f"{name:<{w0}}  {value:<{w1}}  {goal:<{w2}}  {rtoc}")
+    print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=False)) + "  " + head[4])
+    print("-" * (sum(widths) + 16))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[4])
 
 
 if __name__ == "__main__":
