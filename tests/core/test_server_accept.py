@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import select
 import socket
 import threading
@@ -307,3 +308,26 @@ async def test_without_epoll_the_loop_accepts(
     reply = await asyncio.to_thread(request, "127.0.0.1", srv.port, {"getSignalList": True})
     assert reply == {"error": False, "signalList": [], "getSignalList": True}
     assert names == [threading.current_thread().name]
+
+
+async def test_a_failing_accept_pauses_instead_of_spinning(
+    start: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    srv = await start()
+    front = srv._server
+    assert isinstance(front, AcceptThread)
+    fd, (lsock, *rest) = next(iter(front._listeners.items()))
+    calls = []
+
+    class Failing:  # accept() fails once, as with too many open files
+        def _accept(self) -> Any:
+            calls.append(time.monotonic())
+            if len(calls) == 1:
+                raise OSError(24, "Too many open files")
+            return lsock._accept()
+
+    front._listeners[fd] = (Failing(), *rest)
+    with caplog.at_level(logging.WARNING, "rtoc.server"):
+        reply = await asyncio.to_thread(request, "127.0.0.1", srv.port, {"getLatest": True})
+    assert reply["error"] is False and "accept failed" in caplog.text
+    assert len(calls) == 2 and calls[1] - calls[0] >= server_socket.ACCEPT_RETRY_S * 0.9
