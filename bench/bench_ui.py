@@ -97,18 +97,45 @@ async def child_local(args: argparse.Namespace) -> None:
     def dump() -> None:
         pane = app.screen_stack[0].query_one("PlotPane")
         frames = sum(p.frames for p in pane.query("PlotextPlot"))
-        data = {"ui_start": ui_start, "t": time.time(), "frames": frames, "fetches": pane.fetches}
+        data = {
+            "ui_start": ui_start,
+            "t": time.time(),
+            "frames": frames,
+            "fetches": pane.fetches,
+            "firsts": firsts,
+        }
         stats.write_text(json.dumps(data))
+
+    firsts: dict[str, float] = {}
+
+    async def milestones() -> None:
+        """When the first poll, window fetch and plot frame happened (for the start figure)."""
+        while len(firsts) < 4:
+            await asyncio.sleep(0.005)
+            try:
+                pane = app.screen_stack[0].query_one("PlotPane")
+            except Exception:
+                continue
+            firsts.setdefault("mounted", time.time() - ui_start)
+            if app.state.polls:
+                firsts.setdefault("first poll", time.time() - ui_start)
+            if pane.fetches:
+                firsts.setdefault("first fetch", time.time() - ui_start)
+            if sum(p.frames for p in pane.query("PlotextPlot")) >= 2:
+                firsts.setdefault("frames built", time.time() - ui_start)
+        stats.write_text(json.dumps({"ui_start": ui_start, "firsts": firsts}))
 
     def mounted() -> None:
         app.query_one("PlotPane").set_span(args.window)
         app.set_interval(0.25, dump)
 
     app.call_after_refresh(mounted)
+    watcher = asyncio.create_task(milestones())
     try:
         await app.run_async()
     finally:
         feeder.cancel()
+        watcher.cancel()
         await logger.stop()
 
 
@@ -240,7 +267,9 @@ def bench_local(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         t1 = tmux.wait_for("local", full_screen, timeout=60)
         seen = time.time()
         first = t1 - t0
-        ui_first = seen - json.loads(stats.read_text())["ui_start"]
+        st = json.loads(stats.read_text())
+        ui_first = seen - st["ui_start"]
+        milestones = st.get("firsts", {})
         time.sleep(args.warmup)  # let the first frames and caches settle before measuring
         a = json.loads(stats.read_text())
         cpu = cpu_percent(pid, args.seconds)
@@ -253,6 +282,7 @@ def bench_local(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         return {
             "first_screen_s": first,
             "ui_first_s": ui_first,
+            "milestones": milestones,
             "cpu": cpu,
             "frames_s": frames_s,
             "fetches_s": fetches_s,
@@ -335,6 +365,8 @@ def main() -> None:
             f"{local['first_screen_s']:.2f} s from spawning python (imports, 8M samples)"
             "   (goal < 1 s)"
         )
+        steps = ", ".join(f"{k} {v:.2f}" for k, v in local["milestones"].items())
+        print(f"         (from the UI's start, s: {steps})")
         print(f"local    CPU, whole process     {local['cpu']:.1f} % of one core   (goal < 25 %)")
         print(
             f"         plot frames built {local['frames_s']:.1f}/s (all plots), "

@@ -29,7 +29,7 @@ from ...client.api import ClientError, Disconnected, EventInfo, SignalInfo, Sign
 from ...config.schema import TuiSection
 from ..format import fmt_clock, fmt_rel, fmt_span, fmt_value, time_ticks
 from ..state import PRIORITY_COLORS, LoggerState, color_of, rich_color
-from ..widgets.plot import FrameJob, PlotextPlot, PlotSpec, Trace, VLine, run_jobs
+from ..widgets.plot import FrameJob, PlotextPlot, PlotSpec, Trace, VLine, load_plotext, run_jobs
 from ..work import base_screen_visible, describe_error, rtoc_app
 
 log = logging.getLogger("rtoc.ui")
@@ -116,6 +116,11 @@ class PlotPane(Vertical):
 
     def on_mount(self) -> None:
         self.border_title = "Plot"
+        # Import plotext (~0.2 s) while the app starts and waits for its first data, not
+        # when the first frame is due.
+        self.run_worker(
+            load_plotext, thread=True, name="plotext-import", description="import plotext"
+        )
         self._restart_timer()
         self._update_subtitle()
 
@@ -156,6 +161,8 @@ class PlotPane(Vertical):
                 if name not in plotted:
                     del self.series[name]
             self.tick()
+            # At start the plots have no size yet: try again once laid out, not a tick later.
+            self.call_after_refresh(self.tick)
 
     def invalidate(self, refetch: bool = True) -> None:
         """Redraw soon; with refetch, forget cached data and fetch the window again."""

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import threading
+import types
 from collections import deque
 from dataclasses import dataclass
 from functools import partial
@@ -75,17 +78,25 @@ class PlotSpec:
 
 
 _plotext: Any = None
+_plotext_lock = threading.Lock()
 
 
-def _load_plotext() -> Any:
+def load_plotext() -> Any:
     """Import plotext once; its terminal must not shrink figures to the real terminal size."""
     global _plotext
-    if _plotext is None:
-        import plotext
+    with _plotext_lock:
+        if _plotext is None:
+            # plotext's package __init__ loads its documentation registry (plotext.doc),
+            # 100 of its 160 ms import time; we never use it, so a stub stands in for it.
+            if "plotext._doc.doc" not in sys.modules:
+                stub = types.ModuleType("plotext._doc.doc")
+                stub.docs = None  # type: ignore[attr-defined]
+                sys.modules["plotext._doc.doc"] = stub
+            import plotext
 
-        # Without this, figures are clipped to 80x24 when stdout is not a terminal (tests).
-        plotext.terminal.limit(False, False)
-        _plotext = plotext
+            # Without this, figures are clipped to 80x24 when stdout is not a terminal (tests).
+            plotext.terminal.limit(False, False)
+            _plotext = plotext
     return _plotext
 
 
@@ -93,7 +104,7 @@ class FigureRenderer:
     """Draws PlotSpecs with one plotext figure of its own."""
 
     def __init__(self) -> None:
-        plt = _load_plotext()
+        plt = load_plotext()
         from plotext._kernel.clink import clink
         from plotext._plotter.plot import plot_class
         from plotext._primitives.marker import marker
