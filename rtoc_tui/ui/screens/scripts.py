@@ -128,7 +128,7 @@ class ScriptScreen(RtocScreen):
             state = self.current.state
             style = {"running": "green", "error": "red"}.get(state, "dim")
             title.append(f"   {self.current.id} {self.current.mode}: {state}", style=style)
-        self.query_one("#script-title", Label).update(title)
+        self.query_one("#script-title", Label).update(title, layout=False)  # on every key
 
     @on(PythonEditor.Changed)
     def _changed(self) -> None:

@@ -61,4 +61,4 @@ class StatusBar(Static):
             text.append(f"  {error}", style="red")
         if text != self._text:
             self._text = text
-            self.update(text)
+            self.update(text, layout=False)  # always one row: no layout pass (4 per s)
