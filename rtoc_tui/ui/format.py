@@ -121,3 +121,28 @@ def time_ticks(
     else:
         labels = [fmt_clock(origin + p).split(".")[0] for p in positions]
     return tuple(positions), tuple(labels)
+
+
+def nice_ticks(lo: float, hi: float, max_ticks: int) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """Round-number ticks strictly inside (lo, hi) (the plot frame draws the ends)."""
+    span = hi - lo
+    if not span > 0 or not math.isfinite(span):
+        return (), ()
+    raw = span / max(1, max_ticks)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    first = math.floor(lo / step + 1) * step
+    positions = []
+    v = first
+    while v < hi - step * 1e-9 and len(positions) < 50:
+        if v > lo + step * 1e-9:
+            positions.append(round(v, 12))
+        v += step
+    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    if step * 10**decimals % 1:  # 2.5, 0.25, ...
+        decimals += 1
+    labels = tuple(
+        f"{p:.{decimals}f}" if abs(p) < 1e6 and (p == 0 or abs(p) >= 1e-4) else f"{p:.3g}"
+        for p in positions
+    )
+    return tuple(positions), labels

@@ -109,6 +109,7 @@ class PlotPane(Vertical):
         self._right = 0.0  # right edge of the frame drawn last
         self.fetches = 0  # window requests made (tests and the benchmark read them)
         self._full_fetches = 0
+        self._fetched_slot = -1  # dot column of the last incremental fetch
         self.renders = 0
 
     def compose(self) -> ComposeResult:
@@ -244,6 +245,14 @@ class PlotPane(Vertical):
                 stale = []
         if self.paused:
             stale = []
+        elif stale and self.span is not None:
+            # New data is drawn once per braille dot column (see _render_key): fetching
+            # more often would only fill the cache faster than anything shows it.
+            slot = int(right // (self.span / max(1, 2 * width)))
+            if slot == self._fetched_slot:
+                stale = []
+            else:
+                self._fetched_slot = slot
         if missing or stale:
             self._fetching = True
             self.run_worker(

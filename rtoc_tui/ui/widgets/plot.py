@@ -36,6 +36,8 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from ..format import nice_ticks
+
 log = logging.getLogger("rtoc.ui")
 
 RGB = tuple[int, int, int]
@@ -170,8 +172,10 @@ class FigureRenderer:
             if not y1 > y0:
                 y0, y1 = y0 - 1.0, y1 + 1.0
             fig.ruler("y").lim(y0, y1)
-        # About one y label every 4 rows: a grid line on every row hides the data.
-        fig.ruler("y").frequency(max(2, min(5, height // 4)))
+            # Round values inside the frame, about one every 4 rows (a grid line on every
+            # row hides the data, and lines on the frame itself are work for nothing).
+            ticks, labels = nice_ticks(y0, y1, max(2, min(5, height // 4)))
+            fig.ruler("y").ticks(list(ticks), list(labels))
         # Horizontal grid lines only: vertical ones at the window edges double the frame and,
         # with the event and cursor lines, crowd a small plot.
         fig.ruler("x").grid(False)
