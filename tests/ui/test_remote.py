@@ -139,3 +139,17 @@ async def test_a_slow_link_does_not_block_keys_or_pile_up_requests(ui_logger, cl
         # one poll and one plot fetch at a time, not one per tick
         assert client.max_in_flight <= 2
         await pilot.press("q")
+
+
+async def test_a_window_fetched_for_an_old_view_is_dropped(ui_logger, clock):
+    client = SlowClient(ui_logger, delay=0.4)
+    app = build_app(client, ui_logger.config, clock=clock, plot_hz=20)
+    async with app.run_test(size=(120, 40)) as pilot:
+        plot = app.screen.query_one(PlotPane)
+        await wait_for(pilot, lambda: plot._fetching, what="the first window request")
+        await pilot.press("w")  # 5 minutes, while the 1 minute window is on its way
+        await wait_for(pilot, lambda: "Bench.Voltage" in plot.series and not plot._fetching)
+        await app.workers.wait_for_complete()
+        # the history goes back 120 s: all of it belongs in a 5 minute window
+        assert plot.series["Bench.Voltage"].x[0] < clock() - 100
+        await pilot.press("q")

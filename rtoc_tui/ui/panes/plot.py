@@ -110,6 +110,7 @@ class PlotPane(Vertical):
         self.fetches = 0  # window requests made (tests and the benchmark read them)
         self._full_fetches = 0
         self._fetched_slot = -1  # dot column of the last incremental fetch
+        self._gen = 0  # bumped when the cached series are dropped (a fetch then is void)
         self.renders = 0
 
     def compose(self) -> ComposeResult:
@@ -169,6 +170,7 @@ class PlotPane(Vertical):
         """Redraw soon; with refetch, forget cached data and fetch the window again."""
         if refetch:
             self.series.clear()
+            self._gen += 1
             self._view_key = None
         self._drawn_key = None
         self._update_subtitle()
@@ -216,6 +218,7 @@ class PlotPane(Vertical):
         view_key = (self.span, width)
         if view_key != self._view_key:
             self.series.clear()  # a new window or width: fetch everything again
+            self._gen += 1
             self._view_key = view_key
         for name in list(self.series):
             info = self.signals.get(name)
@@ -266,6 +269,11 @@ class PlotPane(Vertical):
 
     async def _fetch(self, missing: list[str], stale: list[str], right: float, width: int) -> None:
         client = rtoc_app(self).client
+        # (a poll may have dropped a signal since the tick chose these names)
+        signals = self.signals
+        missing = [m for m in missing if m in signals]
+        stale = [m for m in stale if m in signals]
+        gen = self._gen
         try:
             n = self._n_points(width)
             time_names = [m for m in missing if not _is_xy(self.signals[m])]
@@ -280,6 +288,8 @@ class PlotPane(Vertical):
             if xy_names:
                 results.update(await client.window(xy_names, None, None, n))
                 self.fetches += 1
+            if gen != self._gen:
+                return  # the view changed while waiting: these windows are for the old one
             if missing:
                 self._last_full = right
             for name in missing:
@@ -293,7 +303,7 @@ class PlotPane(Vertical):
                     self._full_fetches,
                 )
             if stale:
-                await self._fetch_new(stale, right, n, written, epochs)
+                await self._fetch_new(stale, right, n, written, epochs, gen)
         except (ClientError, Disconnected) as exc:
             self._error = describe_error(exc)
             self._update_subtitle()
@@ -316,9 +326,13 @@ class PlotPane(Vertical):
         n: int,
         written: dict[str, int],
         epochs: dict[str, int],
+        gen: int,
     ) -> None:
         """Fetch only what is newer than each cached series and append it."""
         client = rtoc_app(self).client
+        names = [m for m in names if m in self.series]
+        if not names:
+            return
         span = self.span or 0.0
         lasts = [self.series[m].x[-1] for m in names if len(self.series[m].x)]
         left = right - span if self.span is not None else -math.inf
@@ -330,6 +344,8 @@ class PlotPane(Vertical):
         n_new = max(8, int(math.ceil(frac * n)) + 4)
         results = await client.window(names, xmin, None, n_new)
         self.fetches += 1
+        if gen != self._gen:
+            return  # the view changed while waiting
         for name in names:
             old = self.series.get(name)
             w = results.get(name)
