@@ -411,6 +411,7 @@ class AcceptThread:
             self._handover(conn)
             return
         held[fd] = conn
+        self._counted(len(held))  # before answering: a client that got its reply is counted
         try:
             self._readable(conn)  # the request has often arrived already: answer it first
         except Exception:
@@ -418,7 +419,6 @@ class AcceptThread:
         if held.get(fd) is conn:  # still here: from now on the epoll tells
             self._ep.register(fd, select.EPOLLIN)
             conn.registered = True
-            self._counted(len(held))
 
     def _readable(self, conn: Accepted) -> None:
         sock = conn.sock
