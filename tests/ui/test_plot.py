@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from rtoc_tui.ui.app import build_app
-from rtoc_tui.ui.panes.plot import PlotPane
+from rtoc_tui.ui.panes.plot import PlotPane, _compact
 from rtoc_tui.ui.state import PRIORITY_COLORS
 from rtoc_tui.ui.widgets.plot import PlotextPlot
 
@@ -240,3 +240,18 @@ async def test_live_signals_are_fetched_every_plot_tick_between_polls(make_logge
         await wait_for(pilot, lambda: pane.series["Bench.Voltage"].y[-1] == 9.0, timeout=3)
         assert app.state.polls == polls  # the next poll is 5 s away: the plot fetched itself
     logger.devices.stop_all()
+
+
+def test_compact_keeps_min_max_per_bucket_and_the_newest_bucket() -> None:
+    x = np.arange(0.0, 10.0, 0.01)
+    y = np.sin(3 * x)
+    cx, cy = _compact(x, y, 0.5)
+    assert np.all(np.diff(cx) > 0)  # still in time order
+    assert len(cx) <= 2 * 19 + 50  # a pair per full bucket, the newest bucket whole
+    assert cx[-1] == x[-1] and cy[-1] == y[-1]
+    for k in range(19):
+        inside = (x >= 0.5 * k) & (x < 0.5 * (k + 1))
+        kept = (cx >= 0.5 * k) & (cx < 0.5 * (k + 1))
+        assert cy[kept].min() == y[inside].min() and cy[kept].max() == y[inside].max()
+    again = _compact(cx, cy, 0.5)
+    assert np.array_equal(again[0], cx)  # idempotent: appends can be compacted every time

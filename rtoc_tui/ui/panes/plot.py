@@ -56,6 +56,30 @@ class Series:
     fetched: int = 0  # which full fetch this series comes from (appends keep it)
 
 
+def _compact(x: np.ndarray, y: np.ndarray, bucket: float) -> tuple[np.ndarray, np.ndarray]:
+    """Keep at most a min and a max (in time order) per `bucket` of x, like a full fetch.
+
+    Live appends bring a few points per tick, far more than one pair per column: without
+    this a 1 min window grows to ~8 x the points a full fetch holds, and every frame pays for
+    them. The newest, still filling bucket is left whole (its last point is the newest one).
+    """
+    if len(x) < 8 or not bucket > 0 or not np.isfinite(y).all():
+        return x, y
+    b = np.floor(x / bucket).astype(np.int64)
+    n = int(np.searchsorted(b, b[-1], side="left"))  # points before the newest bucket
+    if n < 3:
+        return x, y
+    bh = b[:n]
+    starts = np.flatnonzero(np.r_[True, bh[1:] != bh[:-1]])
+    if 2 * len(starts) >= n:
+        return x, y  # already at most two points per bucket
+    # Per bucket, the indices of its min and max: sort by (bucket, y), take first and last.
+    order = np.lexsort((y[:n], bh))
+    ends = np.r_[starts[1:], n] - 1
+    keep = np.unique(np.concatenate((order[starts], order[ends])))
+    return np.concatenate((x[keep], x[n:])), np.concatenate((y[keep], y[n:]))
+
+
 def _is_xy(info: SignalInfo) -> bool:
     return info.latest is not None and info.latest[0] < XY_THRESHOLD
 
@@ -361,6 +385,8 @@ class PlotPane(Vertical):
             if self.span is not None:
                 cut = int(np.searchsorted(x, right - self.span * 1.05, side="left"))
                 x, y = x[cut:], y[cut:]
+                # One min/max pair per column (n is two points per column).
+                x, y = _compact(x, y, 2.0 * self.span / n)
             self.series[name] = Series(x, y, old.epoch, written[name], old.fetched)
 
     # -- drawing ------------------------------------------------------------------------------
