@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +107,21 @@ class EventLog:
             except Exception:
                 log.exception("event listener %r failed", fn)
         return ev
+
+    def restore(self, events: Iterable[Any]) -> None:
+        """Re-add stored or imported events (anything with Event's fields) without notifying
+        listeners: old alarms must not fire their actions again."""
+        for e in events:
+            self.add(
+                e.text,
+                dname=e.dname,
+                sname=e.sname,
+                priority=e.priority,
+                id=e.id,
+                value=e.value,
+                x=e.x,
+                notify=False,
+            )
 
     @property
     def last_seq(self) -> int:

@@ -98,18 +98,7 @@ def import_into_logger(
             if len(s.x) > piece:
                 storage.flush_now()
             progress.advance(len(s.x[i : i + piece]))
-    for e in data.events:
-        # notify=False: imported alarms must not fire actions again
-        logger.events.add(
-            e.text,
-            dname=e.dname,
-            sname=e.sname,
-            priority=e.priority,
-            id=e.id,
-            value=e.value,
-            x=e.x,
-            notify=False,
-        )
+    logger.events.restore(data.events)  # imported alarms must not fire actions again
     progress.finish()
     if dropped:
         log.warning(

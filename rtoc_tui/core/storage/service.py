@@ -135,17 +135,7 @@ class StorageService:
         evlog = self.logger.events
         stored = self.engine.events(limit=evlog.max_events, newest=True)
         first = evlog.last_seq + 1
-        for e in stored:
-            evlog.add(
-                e.text,
-                dname=e.dname,
-                sname=e.sname,
-                priority=e.priority,
-                id=e.id,
-                value=e.value,
-                x=e.x,
-                notify=False,
-            )
+        evlog.restore(stored)
         self._ev_skip = (first, evlog.last_seq)
         if self.restored_samples or stored:
             log.info(
