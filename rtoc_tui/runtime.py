@@ -134,7 +134,8 @@ def write_status_file(logger: Logger) -> None:
 async def _status_loop(logger: Logger, line_interval_s: float) -> None:
     next_line = time.monotonic() + line_interval_s
     while True:
-        write_status_file(logger)
+        # an fsync on a Pi's SD card can take tens of ms: keep it off the loop the server runs on
+        await asyncio.to_thread(write_status_file, logger)
         if time.monotonic() >= next_line:
             log.info("%s", status_line(logger))
             next_line += line_interval_s
