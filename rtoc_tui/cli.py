@@ -179,13 +179,20 @@ def drivers_test(
     name: Annotated[str, typer.Argument(help="Driver name, e.g. Generator")],
     home: HomeOpt = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for a reading")] = 10.0,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show the driver's log lines")
+    ] = False,
 ) -> None:
     """Start one driver with its settings from config.json, take one reading, print it, stop.
 
     Example: rtoc drivers test DPS5020
     """
+    from . import runtime
     from .core.devices import DeviceError
     from .core.logger import Logger
+
+    # The failure reason is printed below; the driver's log (with tracebacks) only on request.
+    runtime.setup_logging(logging.DEBUG if verbose else logging.CRITICAL + 1)
 
     h = open_home(home)
     try:

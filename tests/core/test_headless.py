@@ -150,3 +150,29 @@ def test_drivers_load_no_ui_toolkit() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_drivers_test_reports_a_failing_device_without_a_traceback(tmp_path: Path) -> None:
+    home = tmp_path / "rtoc"
+    Home(home).ensure()
+    (home / "devices" / "Flaky.py").write_text(
+        "from LoggerPlugin import LoggerPlugin\n"
+        "class Plugin(LoggerPlugin):\n"
+        "    def __init__(self, *a, **k):\n"
+        "        super().__init__(*a, **k)\n"
+        "        self.setDeviceName('Flaky')\n"
+        "        self.setPerpetualTimer(self._poll, samplerate=20)\n"
+        "        self.start()\n"
+        "    def _poll(self):\n"
+        "        raise OSError('no answer on /dev/ttyUSB7')\n"
+    )
+    out = subprocess.run(
+        [*RTOC, "drivers", "test", "Flaky", "--timeout", "5"],
+        env=env_for(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1
+    assert "OSError: no answer on /dev/ttyUSB7" in out.stderr
+    assert "Traceback" not in out.stderr
