@@ -255,3 +255,17 @@ def test_compact_keeps_min_max_per_bucket_and_the_newest_bucket() -> None:
         assert cy[kept].min() == y[inside].min() and cy[kept].max() == y[inside].max()
     again = _compact(cx, cy, 0.5)
     assert np.array_equal(again[0], cx)  # idempotent: appends can be compacted every time
+
+
+def test_drop_flat_midpoints_keeps_ends_and_every_row_change() -> None:
+    import numpy as np
+
+    from rtoc_tui.ui.widgets.plot import drop_flat_midpoints
+
+    x = np.arange(10.0)
+    y = np.array([0.0, 0.01, 0.02, 0.03, 5.0, 5.01, 5.02, 0.0, 0.01, 9.0])
+    dx, dy = drop_flat_midpoints(x, y, rows_per_unit=1.0)
+    assert dx.tolist() == [0, 3, 4, 6, 7, 8, 9]  # 1, 2 and 5 lie inside flat runs
+    assert dy[0] == 0.0 and dy[-1] == 9.0 and 5.0 in dy.tolist()
+    same_x, same_y = drop_flat_midpoints(x, x * 10, rows_per_unit=1.0)  # no flat run: unchanged
+    assert len(same_x) == 10 and same_y is not None

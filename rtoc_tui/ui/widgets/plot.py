@@ -102,6 +102,25 @@ def load_plotext() -> Any:
     return _plotext
 
 
+def drop_flat_midpoints(
+    x: np.ndarray, y: np.ndarray, rows_per_unit: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop points in the middle of runs that stay within one (sub-dot) row.
+
+    plotext costs two ctypes calls a point, and a smooth signal spends long stretches on one dot
+    row: the line through a run's ends draws the same dots as the line through every point of it.
+    `rows_per_unit` quantizes y at twice the terminal's dot rows, finer than the plot area, so a
+    dropped point moves a line by at most one dot where a run straddles a row boundary.
+    """
+    q = np.floor(y * rows_per_unit)
+    flat = (q[1:-1] == q[:-2]) & (q[1:-1] == q[2:])
+    if not flat.any():
+        return x, y
+    keep = np.ones(len(y), dtype=bool)
+    keep[1:-1] = ~flat
+    return x[keep], y[keep]
+
+
 class FigureRenderer:
     """Draws PlotSpecs with one plotext figure of its own."""
 
@@ -136,11 +155,14 @@ class FigureRenderer:
             self._markers[color] = m
         return m
 
-    def _add_trace(self, trace: Trace) -> None:
+    def _add_trace(self, trace: Trace, rows_per_unit: float | None = None) -> None:
         """figure.signal() + draw() without the per-point Python work (see module docstring)."""
         ok = np.isfinite(trace.x) & np.isfinite(trace.y)
-        x = trace.x[ok].tolist()
-        y = trace.y[ok].tolist()
+        xa, ya = trace.x[ok], trace.y[ok]
+        if rows_per_unit is not None and len(ya) > 2:
+            xa, ya = drop_flat_midpoints(xa, ya, rows_per_unit)
+        x = xa.tolist()
+        y = ya.tolist()
         n = len(x)
         if n == 0:
             return
@@ -162,8 +184,12 @@ class FigureRenderer:
         x0, x1 = spec.xlim
         if not x1 > x0:
             x1 = x0 + 1.0
+        rows_per_unit = None
+        if spec.ylim is not None and spec.ylim[1] > spec.ylim[0]:
+            # twice the terminal's braille rows: finer than the plot area, so never visible
+            rows_per_unit = 2 * 4 * height / (spec.ylim[1] - spec.ylim[0])
         for trace in spec.traces:
-            self._add_trace(trace)
+            self._add_trace(trace, rows_per_unit)
         fig.ruler("x").lim(x0, x1)
         if spec.xticks is not None:
             fig.ruler("x").ticks(list(spec.xticks[0]), list(spec.xticks[1]))
