@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import socket
 import socketserver
 import struct
 import sys
-import threading
 import time
 from typing import Any
+
+from .loopback import LoopbackServer
 
 INPUT_RANGES = ((10, 45), (60, 75))
 HOLDING_RANGES = ((100, 134),)
@@ -242,12 +242,14 @@ class _Server(socketserver.ThreadingTCPServer):
         super().__init__(addr, _Handler)
 
 
-class HeliothermEmulator:
+class HeliothermEmulator(LoopbackServer):
     """A Modbus TCP server on 127.0.0.1 with the RCG2+ register map (use as a context manager)."""
 
+    server_class = _Server
+    thread_name = "heliotherm-emu"
+
     def __init__(self, port: int = 0, unit_id: int = 1, seed: int = 1) -> None:
-        self.host = "127.0.0.1"
-        self.port = port
+        super().__init__(port)
         self.unit_id = unit_id
         self.model = HeatPumpModel(seed)
         self.rng = random.Random(seed)
@@ -255,67 +257,12 @@ class HeliothermEmulator:
         self.garbage = False
         self.requests: list[tuple[int, int, int]] = []  # (function, address, count or value)
         self.writes: list[tuple[int, int]] = []  # (register, value)
-        self._lock = threading.Lock()
-        self._conns: set[socket.socket] = set()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> HeliothermEmulator:
-        """Listen (again) on 127.0.0.1:port; port 0 picks a free one the first time."""
-        if self._server is not None:
-            return self
-        self._server = _Server((self.host, self.port), self)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="heliotherm-emu", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Close the port and every open connection."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        with self._lock:
-            conns = list(self._conns)
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by the peer
-        server.server_close()  # joins the handler threads
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
-
-    unplug = stop
-
-    def replug(self) -> None:
-        """Come back on the same port."""
-        self.start()
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    def __enter__(self) -> HeliothermEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _track(self, conn: socket.socket, add: bool) -> None:
-        with self._lock:
-            (self._conns.add if add else self._conns.discard)(conn)
 
     # -- Modbus ---------------------------------------------------------------------------------
     def handle_pdu(self, unit: int, pdu: bytes) -> bytes:
         """The response PDU (function code + data, or an exception response) for a request PDU."""
         fc = pdu[0] if pdu else 0
-        with self._lock:
+        with self.lock:
             if unit != self.unit_id:
                 return bytes([fc | 0x80, GATEWAY_TARGET])
             try:
@@ -366,17 +313,17 @@ class HeliothermEmulator:
     # -- convenience for tests ------------------------------------------------------------------
     def holding(self, reg: int) -> int:
         """The raw value of a holding register."""
-        with self._lock:
+        with self.lock:
             return self.model.holding[reg]
 
     def set_fault(self, on: bool = True) -> None:
         """Simulate a heat-pump fault (register 26) until reset over Modbus (register 128)."""
-        with self._lock:
+        with self.lock:
             self.model.fault = on
 
     def set_input(self, **changes: Any) -> None:
         """Adjust the model (return_c, dhw_c, compressor) for tests."""
-        with self._lock:
+        with self.lock:
             for k, v in changes.items():
                 setattr(self.model, k, v)
 

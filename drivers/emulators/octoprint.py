@@ -22,13 +22,14 @@ import argparse
 import json
 import math
 import re
-import socket
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from .loopback import LoopbackServer
 
 AMBIENT_C = 21.0
 FORBIDDEN = (
@@ -240,14 +241,16 @@ class _Server(ThreadingHTTPServer):
         super().__init__(addr, _Handler)
 
 
-class OctoPrintEmulator:
+class OctoPrintEmulator(LoopbackServer):
     """An OctoPrint REST server on 127.0.0.1 (use as a context manager)."""
+
+    server_class = _Server
+    thread_name = "octoprint-emu"
 
     def __init__(
         self, port: int = 0, api_key: str = "TESTKEY", tools: int = 1, print_seconds: float = 60.0
     ) -> None:
-        self.host = "127.0.0.1"
-        self.port = port
+        super().__init__(port)
         self.api_key = api_key
         self.model = PrinterModel(tools, print_seconds)
         self.garbage: bool | str = (
@@ -255,12 +258,8 @@ class OctoPrintEmulator:
         )
         self.release = threading.Event()  # set: answer; clear: hold every request
         self.release.set()
-        self.lock = threading.Lock()
-        self._conns: set[socket.socket] = set()
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, X-Api-Key)
         self.posts: list[tuple[str, dict[str, Any]]] = []  # accepted POSTs (path, body)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def hang(self) -> bool:
@@ -287,54 +286,11 @@ class OctoPrintEmulator:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    # -- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> OctoPrintEmulator:
-        """Listen (again) on 127.0.0.1:port; port 0 picks a free one the first time."""
-        if self._server is not None:
-            return self
-        self._server = _Server((self.host, self.port), self)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="octoprint-emu", daemon=True
-        )
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         """Close the port and every open connection; held requests are dropped."""
-        server, self._server = self._server, None
-        if server is None:
-            return
         hang, self.hang = self.hang, False  # let held handlers run to their end
-        server.shutdown()
-        with self.lock:
-            conns = list(self._conns)
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by the peer
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        super().stop()
         self.hang = hang
-
-    unplug = stop
-
-    def replug(self) -> None:
-        """Come back on the same port."""
-        self.start()
-
-    def _track(self, conn: socket.socket, add: bool) -> None:
-        with self.lock:
-            (self._conns.add if add else self._conns.discard)(conn)
-
-    def __enter__(self) -> OctoPrintEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- routes ---------------------------------------------------------------------------------
     def route(
@@ -542,7 +498,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"unknown command {cmd!r}", flush=True)
                 continue
             print(
-                f"running={emu._server is not None} offline={emu.offline} hang={emu.hang} garbage={emu.garbage}",
+                f"running={emu.running} offline={emu.offline} hang={emu.hang} garbage={emu.garbage}",
                 flush=True,
             )
     except KeyboardInterrupt:
