@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -34,3 +37,21 @@ def count(logger: Any, name: str) -> int:
     """Samples held in memory for signal "Device.Signal"."""
     buf = logger.store.get(name)
     return 0 if buf is None else len(buf)
+
+
+@contextmanager
+def standalone_emulator(module: str, *args: str) -> Iterator[str]:
+    """Run `python -m rtoc_tui.drivers.emulators.<module> ARGS` and yield its first output line
+    (where it listens); on exit type `quit`, which must end it with code 0. Never left running."""
+    cmd = [sys.executable, "-m", f"rtoc_tui.drivers.emulators.{module}", *args]
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None and proc.stdin is not None
+            yield proc.stdout.readline()
+            proc.stdin.write("quit\n")
+            proc.stdin.flush()
+            assert proc.wait(timeout=10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

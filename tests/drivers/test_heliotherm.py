@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import helpers
 import pytest
-from helpers import events, wait_for
+from helpers import events, standalone_emulator, wait_for
 from pymodbus.client import ModbusTcpClient
 from rtoc_tui.drivers.emulators.heliotherm import HeliothermEmulator
 from rtoc_tui.drivers.heliotherm import Heliotherm
@@ -210,28 +208,13 @@ def test_invalid_settings_name_the_key(logger, settings, key) -> None:
 
 
 def test_standalone_emulator_listens_on_loopback() -> None:
-    with subprocess.Popen(
-        [sys.executable, "-m", "rtoc_tui.drivers.emulators.heliotherm", "--port", "0"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        try:
-            assert proc.stdout is not None and proc.stdin is not None
-            line = proc.stdout.readline()
-            assert "listening on 127.0.0.1:" in line
-            port = int(line.rsplit(":", 1)[1])
-            client = ModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
-            assert client.connect()
-            assert client.read_input_registers(10, count=2, device_id=1).registers
-            client.close()
-            proc.stdin.write("quit\n")
-            proc.stdin.flush()
-            assert proc.wait(timeout=10) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with standalone_emulator("heliotherm", "--port", "0") as line:
+        assert "listening on 127.0.0.1:" in line
+        port = int(line.rsplit(":", 1)[1])
+        client = ModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)
+        assert client.connect()
+        assert client.read_input_registers(10, count=2, device_id=1).registers
+        client.close()
 
 
 def test_sample_config_runs_against_the_emulator(make_logger, emu) -> None:

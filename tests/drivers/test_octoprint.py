@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -14,7 +12,7 @@ from typing import Any
 
 import helpers
 import pytest
-from helpers import events, wait_for
+from helpers import events, standalone_emulator, wait_for
 from rtoc_tui.drivers.emulators.octoprint import OctoPrintEmulator
 from rtoc_tui.drivers.octoprint import OctoPrint, OctoPrintCommandError
 
@@ -249,35 +247,12 @@ def test_invalid_settings_name_the_key(logger, settings, key) -> None:
 
 
 def test_standalone_emulator_listens_on_loopback() -> None:
-    with subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rtoc_tui.drivers.emulators.octoprint",
-            "--port",
-            "0",
-            "--api-key",
-            "K",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        try:
-            assert proc.stdout is not None and proc.stdin is not None
-            line = proc.stdout.readline()
-            assert "listening on http://127.0.0.1:" in line
-            url = line.split()[4]
-            req = urllib.request.Request(url + "/api/version", headers={"X-Api-Key": "K"})
-            with NO_PROXY.open(req, timeout=5) as r:
-                assert json.loads(r.read())["text"].startswith("OctoPrint")
-            proc.stdin.write("quit\n")
-            proc.stdin.flush()
-            assert proc.wait(timeout=10) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with standalone_emulator("octoprint", "--port", "0", "--api-key", "K") as line:
+        assert "listening on http://127.0.0.1:" in line
+        url = line.split()[4]
+        req = urllib.request.Request(url + "/api/version", headers={"X-Api-Key": "K"})
+        with NO_PROXY.open(req, timeout=5) as r:
+            assert json.loads(r.read())["text"].startswith("OctoPrint")
 
 
 def test_sample_config_runs_against_the_emulator(make_logger, emu) -> None:
