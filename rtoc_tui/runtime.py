@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_write_text
-from .config.home import Home
+from .config.home import Home, load_config, save_config
 from .core.logger import Logger
 
 log = logging.getLogger("rtoc")
@@ -216,10 +216,8 @@ def demo_home(path: Path | None) -> Home:
     first = home.ensure()
     if first:
         home.write_autorun(["Generator", "System"])
-        from .config.home import update_config_file
-
-        update_config_file(home.config_file, {"tcp.active": True})
-        cfg = json.loads(home.config_file.read_text(encoding="utf-8"))
-        cfg.setdefault("devices", {})["Generator"] = {"seed": 1, "gen_freq": 0.2}
-        atomic_write_text(home.config_file, json.dumps(cfg, indent=2) + "\n")
+        cfg = load_config(home.config_file, env={}).config
+        cfg.tcp.active = True
+        cfg.devices["Generator"] = {"seed": 1, "gen_freq": 0.2}
+        save_config(home.config_file, cfg)
     return home

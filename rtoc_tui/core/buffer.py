@@ -279,7 +279,7 @@ class SignalBuffer:
                 return ReadResult(
                     np.empty(0),
                     np.empty(0),
-                    max(cursor, self.written) if cursor <= self.written else self.written,
+                    min(cursor, self.written),  # nothing new: stay (a cursor past the end resets)
                     missed,
                     self.epoch,
                 )
