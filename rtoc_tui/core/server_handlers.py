@@ -53,7 +53,6 @@ _SECRET_WORDS = ("password", "passwd", "token", "secret", "apikey", "api_key")
 _SENT = {"error": False, "sent": True}
 _SENT_HEAD = b'{"error":false,"sent":true,'
 _NUMBER = (float, int)  # exact types: bool is not a number here
-_NUMBER_SET = frozenset(_NUMBER)
 _CALL_RE = re.compile(r"\s*([A-Za-z_]\w*)\s*\((.*)\)\s*", re.S)
 MAX_CALL_TEXT = 10_000
 
@@ -102,6 +101,18 @@ def _float_array(v: Any, what: str) -> np.ndarray:
         return np.asarray(v, dtype=float).reshape(-1)
     except (TypeError, ValueError) as exc:
         raise RequestError(f"{what} must be numbers: {exc}") from None
+
+
+def _number_array(values: list[Any]) -> np.ndarray | None:
+    """values as float64 if they are all numbers (numpy's own type discovery, in C), else None.
+    Text, None, nested lists and ints beyond int64 give other dtypes or shapes."""
+    try:
+        a = np.asarray(values)
+    except (TypeError, ValueError):  # ragged nesting
+        return None
+    if a.ndim != 1 or a.dtype.kind not in "fiu":
+        return None
+    return a.astype(float, copy=False)
 
 
 def splice_reply(ans: dict[str, Any], msg: dict[str, Any], raw: bytes | None) -> bytes:
@@ -307,17 +318,19 @@ class RequestHandler:
         elif unit is not None and type(unit) is not list:
             return False
         now = time.time() if x is None else 0.0
-        if n > 32:  # many values: check types in C, then one batch append per signal
-            if (
-                not set(map(type, y)) <= _NUMBER_SET
-                or set(map(type, sname)) != {str}
-                or (x is not None and not set(map(type, x)) <= _NUMBER_SET)
-                or (unit is not None and set(map(type, unit)) != {str})
+        if n > 32:  # many values: numpy checks the numbers, then one batch append per signal
+            ya = _number_array(y)
+            xa = np.full(n, now) if x is None else _number_array(x)
+            if ya is None or xa is None:
+                return False
+            try:
+                unique = list(dict.fromkeys(sname))
+            except TypeError:  # an unhashable name
+                return False
+            if any(type(s) is not str for s in unique) or (
+                unit is not None and set(map(type, unit)) != {str}
             ):
                 return False
-            ya = np.asarray(y, dtype=float)
-            xa = np.full(n, now) if x is None else np.asarray(x, dtype=float)
-            unique = list(dict.fromkeys(sname))
             if len(unique) == 1:
                 groups = {unique[0]: np.arange(n)}
             elif len(unique) <= 64:  # a vectorised compare per name beats a Python loop

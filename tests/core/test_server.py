@@ -83,6 +83,27 @@ async def test_many_values_in_one_request_keep_their_order(ask: Ask, logger: Log
     assert [logger.store.get(f"W.{n}").latest()[1] for n in wide] == [float(i) for i in range(100)]  # type: ignore[union-attr]
 
 
+async def test_many_values_with_odd_entries_take_the_general_path(ask: Ask, logger: Logger) -> None:
+    """Over 32 values the fast path lets numpy check the types; whatever it cannot take
+    must behave exactly as in a short request."""
+    n = 40
+    names = ["a"] * n
+    bad = list(range(n - 1)) + ["not a number"]
+    reply = await ask({"y": bad, "sname": names, "dname": "Odd"})
+    assert reply["error"] is True and "errorText" in reply
+    reply = await ask({"y": [*range(n - 1), None], "sname": names, "dname": "Odd"})
+    assert reply["error"] is True
+    reply = await ask({"y": [*range(n - 1), 2**70], "sname": names, "dname": "Big"})
+    assert reply["sent"] is True  # beyond int64: still a number
+    assert logger.store.get("Big.a").latest()[1] == float(2**70)  # type: ignore[union-attr]
+    reply = await ask({"y": list(range(n)), "sname": ["a"] * (n - 1) + [7], "dname": "Name"})
+    assert reply["sent"] is True  # RTOC: a name that is not text becomes 'noSignal'
+    assert logger.store.get("Name.noSignal").latest()[1] == float(n - 1)  # type: ignore[union-attr]
+    assert logger.store.get("Name.a").written == n - 1  # type: ignore[union-attr]
+    x = [0.5] * (n - 1) + ["t"]
+    assert (await ask({"y": list(range(n)), "sname": names, "x": x, "dname": "X"}))["error"]
+
+
 async def test_data_path_follows_rtoc_quirks(ask: Ask, logger: Logger) -> None:
     await ask({"y": 3, "sname": "single", "dname": None})  # scalar y, text sname, no dname
     assert logger.store.get("noDevice.single") is not None
