@@ -269,3 +269,91 @@ def test_drop_flat_midpoints_keeps_ends_and_every_row_change() -> None:
     assert dy[0] == 0.0 and dy[-1] == 9.0 and 5.0 in dy.tolist()
     same_x, same_y = drop_flat_midpoints(x, x * 10, rows_per_unit=1.0)  # no flat run: unchanged
     assert len(same_x) == 10 and same_y is not None
+
+
+def _frame_spec(shift: float):
+    from rtoc_tui.ui.widgets.plot import PlotSpec, Trace, VLine
+
+    x = np.linspace(-10.0, 0.0, 320)
+    traces = tuple(
+        Trace(f"s{i}", x, np.sin(2 * np.pi * (x + shift) / 20) + 2 * i, (40 * i, 200, 90))
+        for i in range(4)
+    )
+    return PlotSpec(
+        traces=traces, xlim=(-10.0, 0.0), ylim=(-1.2, 8.2), vlines=(VLine(-5.0, (255, 0, 0)),)
+    )
+
+
+def test_fast_frame_lines_draw_what_plotext_draws() -> None:
+    """Our _add_line (frame, axes, grid and event lines) against plotext's own, same frames."""
+    import importlib.util
+
+    from rtoc_tui.ui.widgets.plot import FigureRenderer, load_plotext
+
+    load_plotext()
+    from plotext._primitives import matrix as plotext_matrix
+
+    spec_ = importlib.util.spec_from_file_location("plotext_matrix_orig", plotext_matrix.__file__)
+    assert spec_ is not None and spec_.loader is not None
+    original = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(original)
+    ours = plotext_matrix.matrix._add_line
+    assert ours is not original.matrix._add_line  # the patch is in place
+    renderer = FigureRenderer()
+    frames = [renderer.render(_frame_spec(s), 90, 20) for s in (0.0, 0.7)]
+    plotext_matrix.matrix._add_line = original.matrix._add_line
+    try:
+        theirs = [renderer.render(_frame_spec(s), 90, 20) for s in (0.0, 0.7)]
+    finally:
+        plotext_matrix.matrix._add_line = ours
+    assert frames == theirs and "┼" in frames[0] and "│" in frames[0]
+
+
+def test_unchanged_frame_lines_are_reused_and_only_changed_rows_repaint() -> None:
+    from rich.style import Style
+
+    from rtoc_tui.ui.widgets.plot import AnsiStrips, FigureRenderer, changed_rows
+
+    renderer, ansi = FigureRenderer(), AnsiStrips()
+    first = ansi.convert(renderer.render(_frame_spec(0.0), 90, 20), 90, 20, Style())
+    second = ansi.convert(renderer.render(_frame_spec(0.5), 90, 20), 90, 20, Style())
+    same = [a is b for a, b in zip(first, second, strict=True)]
+    assert any(same) and not all(same)  # axes and labels stay, the curves moved
+    rows = changed_rows(first, second)
+    changed = {y for y0, y1 in rows for y in range(y0, y1)}
+    assert changed == {y for y, s in enumerate(same) if not s and first[y] != second[y]}
+    assert changed_rows(second, second) == []
+    other = ansi.convert(renderer.render(_frame_spec(0.5), 90, 20), 90, 20, Style(bold=True))
+    assert not any(a is b for a, b in zip(second, other, strict=True))  # a new style: all new
+
+
+async def test_plot_draws_its_lines_as_textual_would(ui_logger, clock):
+    """PlotextPlot.render_lines skips Textual's per-line restyling; same result, filters too."""
+    from textual.geometry import Region
+    from textual.widget import Widget
+
+    client, app = await start(ui_logger, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        volts = plot_for(app.screen.query_one(PlotPane), "V")
+        w, h = volts.size
+        for crop in (Region(0, 0, w, h), Region(3, 2, w - 10, h - 4)):
+            ours = volts.render_lines(crop)
+            volts._styles_cache.clear()
+            textual = Widget.render_lines(volts, crop)
+            assert [list(s) for s in ours] == [list(s) for s in textual]
+
+
+async def test_unchanged_pane_subtitles_do_not_repaint_the_pane(ui_logger, clock):
+    client, app = await start(ui_logger, clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(PlotPane)
+        repaints = []
+        pane.refresh = lambda *a, **k: repaints.append(a)  # type: ignore[method-assign]
+        pane._update_subtitle()
+        pane._update_subtitle()
+        assert repaints == []  # the same text: nothing to repaint
+        pane.paused = True
+        pane._update_subtitle()
+        assert len(repaints) == 1 and "PAUSED" in str(pane.border_subtitle)

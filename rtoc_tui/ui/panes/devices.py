@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -15,6 +14,7 @@ from ...client.api import DeviceInfo
 from ..format import fmt_value
 from ..state import LoggerState
 from ..work import client_call, rtoc_app
+from .base import Pane
 
 STATE_STYLES = {"running": "bold green", "stopped": "dim", "error": "bold red"}
 STATE_MARKS = {"running": "●", "stopped": "○", "error": "✖"}
@@ -24,7 +24,7 @@ class DevicesTable(DataTable[Any]):
     """The drivers table."""
 
 
-class DevicesPane(Vertical):
+class DevicesPane(Pane):
     """Drivers and their state (RTOC's device widget)."""
 
     ALLOW_MAXIMIZE = True
@@ -104,7 +104,7 @@ class DevicesPane(Vertical):
                         table.update_cell(name, col, value)
         self._devices = devices
         running = sum(1 for d in devices.values() if d.state == "running")
-        self.border_subtitle = f"{running}/{len(devices)} running"
+        self.set_subtitle(f"{running}/{len(devices)} running")
 
     def _cells(self, d: DeviceInfo) -> tuple[Any, ...]:
         style = STATE_STYLES.get(d.state, "")

@@ -9,13 +9,13 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input
 
 from ...client.api import EventInfo
 from ..format import PRIORITY_LETTERS, PRIORITY_NAMES, fmt_clock
 from ..state import PRIORITY_COLORS, LoggerState, rich_color
+from .base import Pane
 
 MAX_ROWS = 500  # rows shown; the filter searches all events the UI holds
 
@@ -24,7 +24,7 @@ class EventsTable(DataTable[Any]):
     """The events table (its own class so app.tcss and tests can find it)."""
 
 
-class EventsPane(Vertical):
+class EventsPane(Pane):
     """Events of the logger (RTOC's event widget)."""
 
     ALLOW_MAXIMIZE = True
@@ -119,7 +119,7 @@ class EventsPane(Vertical):
         )
         count = f"{shown}/{len(self._events)} " if shown is not None else ""
         filt = f' "{self.text_filter}"' if self.text_filter else ""
-        self.border_subtitle = f"{count}{marks}{filt}"
+        self.set_subtitle(f"{count}{marks}{filt}")
 
     # -- actions ----------------------------------------------------------------------------
     def action_filter(self) -> None:

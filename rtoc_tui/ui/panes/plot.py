@@ -21,7 +21,6 @@ import numpy as np
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.message import Message
 from textual.timer import Timer
 
@@ -31,6 +30,7 @@ from ..format import fmt_clock, fmt_rel, fmt_span, fmt_value, time_ticks
 from ..state import PRIORITY_COLORS, LoggerState, color_of, rich_color
 from ..widgets.plot import FrameJob, PlotextPlot, PlotSpec, Trace, VLine, load_plotext, run_jobs
 from ..work import base_screen_visible, describe_error, rtoc_app
+from .base import Pane
 
 log = logging.getLogger("rtoc.ui")
 
@@ -84,7 +84,7 @@ def _is_xy(info: SignalInfo) -> bool:
     return info.latest is not None and info.latest[0] < XY_THRESHOLD
 
 
-class PlotPane(Vertical):
+class PlotPane(Pane):
     """Live plots (RTOC's plot window) with time window, zoom, pan, pause and cursor."""
 
     ALLOW_MAXIMIZE = True
@@ -656,7 +656,7 @@ class PlotPane(Vertical):
         axis = "relative" if self.relative else "clock"
         cursor = "  cursor" if self.cursor_rel is not None else ""
         error = f"  ✖ {self._error}" if self._error else ""
-        self.border_subtitle = f"{mode} · {window} · {axis}{cursor}{error}"
+        self.set_subtitle(f"{mode} · {window} · {axis}{cursor}{error}")
 
     # -- actions (the screen binds the keys) ------------------------------------------------
     def set_span(self, span: float | None) -> None:

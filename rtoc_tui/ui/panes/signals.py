@@ -15,7 +15,6 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Tree
 from textual.widgets.tree import TreeNode
@@ -24,6 +23,7 @@ from ...client.api import SignalInfo
 from ..format import fmt_count, fmt_value
 from ..state import LoggerState, color_of, rich_color
 from ..work import client_call, rtoc_app
+from .base import Pane
 
 DEVICE_PREFIX = "device:"
 LABELS_HZ = 2.0  # how often the latest values in the tree are redrawn
@@ -87,7 +87,7 @@ class SignalTree(Tree[str]):
         await super()._on_key(event)
 
 
-class SignalsPane(Vertical):
+class SignalsPane(Pane):
     """Signals by device (RTOC's signal widget)."""
 
     ALLOW_MAXIMIZE = True
@@ -178,7 +178,7 @@ class SignalsPane(Vertical):
             self.post_message(self.PlotSelectionChanged(plotted))
         shown = len(self._leaves)
         filt = f' "{self.text_filter}"' if self.text_filter else ""
-        self.border_subtitle = f"{len(plotted)} plotted / {shown}{filt}"
+        self.set_subtitle(f"{len(plotted)} plotted / {shown}{filt}")
 
     def _update_labels(self, force: bool) -> None:
         # Values change with every poll; a Tree redraws all rows when labels change (~0.5 ms
