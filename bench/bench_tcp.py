@@ -7,7 +7,9 @@ RTOC 3.0 on this machine kind (shared/anchors/README.md, one connection per requ
 own client): 1 sample/request 3,400 samples/s; 100 samples (plot) 205,000; 10,000 samples
 (plot) 357,000 and 169,000 (data path); getLatest 5,000 requests/s.
 
-The one-request-per-connection rows also show the client's ceiling: the same client against
+For RTOC 3.0 itself in the same run, with its own unmodified client, see
+bench/bench_tcp_vs_rtoc3.py. The one-request-per-connection rows here also show the client's
+ceiling: the same client against
 a minimal blocking server without logger or event loop (accept, read the frame, echo it as a
 data reply, close) in its own process. A sequential client and the server take turns (one
 waits for the other), so client and server costs add up; no server can beat that column.
