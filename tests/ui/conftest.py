@@ -63,6 +63,15 @@ class StableClient(LocalClient):
 
 
 @pytest.fixture(autouse=True)
+def _no_gc_freeze(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app freezes the GC's view of startup objects; in the test process that would pile
+    up every earlier test's objects (tests that check it turn it back on)."""
+    from rtoc_tui.ui.app import RtocApp
+
+    monkeypatch.setattr(RtocApp, "GC_FREEZE_AFTER_S", None)
+
+
+@pytest.fixture(autouse=True)
 def _utc(monkeypatch: pytest.MonkeyPatch) -> None:
     """Clock times in the UI are local time: pin the zone."""
     monkeypatch.setenv("TZ", "UTC")

@@ -42,3 +42,20 @@ async def test_runs_at_80x24(ui_logger, clock):
             region = app.screen.query_one(pane).region
             assert region.width > 0 and region.height >= 3, pane
         assert app.screen.query_one(PlotPane).plot_width() > 20
+
+
+async def test_startup_objects_are_frozen_out_of_the_gc(ui_logger, clock, monkeypatch):
+    import gc
+
+    from rtoc_tui.ui.app import RtocApp
+
+    monkeypatch.setattr(RtocApp, "GC_FREEZE_AFTER_S", 0.05)
+    gc.unfreeze()
+    app = build_app(LocalClient(ui_logger), ui_logger.config, clock=clock)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.pause(0.2)
+            assert gc.get_freeze_count() > 10_000  # the app's widgets, styles, modules
+    finally:
+        gc.unfreeze()
