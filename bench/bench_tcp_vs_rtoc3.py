@@ -269,7 +269,7 @@ def main() -> None:
                 LABELS[kind],
                 *(pair(r[key] * samples, o[key] * samples) for key in ("rtoc", "lean", "many")),
                 f"{r['cpu_us']:,.0f} / {o['cpu_us']:,.0f} ({r['cpu_us'] / o['cpu_us']:.1f}x)",
-                f"{samples / max(r['client_cpu'], o['client_cpu']):,.0f}",
+                f"{samples / min(r['client_cpu'], o['client_cpu']):,.0f}",
                 f"{3 * anchor:,}",
             )
         )
