@@ -329,6 +329,7 @@ def test_unchanged_frame_lines_are_reused_and_only_changed_rows_repaint() -> Non
 
 async def test_plot_draws_its_lines_as_textual_would(ui_logger, clock):
     """PlotextPlot.render_lines skips Textual's per-line restyling; same result, filters too."""
+    from textual.filter import Monochrome
     from textual.geometry import Region
     from textual.widget import Widget
 
@@ -342,6 +343,13 @@ async def test_plot_draws_its_lines_as_textual_would(ui_logger, clock):
             volts._styles_cache.clear()
             textual = Widget.render_lines(volts, crop)
             assert [list(s) for s in ours] == [list(s) for s in textual]
+        # with a line filter, as on a terminal without colours
+        plain = [list(s) for s in volts.render_lines(Region(0, 0, w, h))]
+        volts.get_line_filters = lambda: [Monochrome()]  # type: ignore[method-assign]
+        ours = volts.render_lines(Region(0, 0, w, h))
+        volts._styles_cache.clear()
+        textual = Widget.render_lines(volts, Region(0, 0, w, h))
+        assert [list(s) for s in ours] == [list(s) for s in textual] != plain
 
 
 async def test_unchanged_pane_subtitles_do_not_repaint_the_pane(ui_logger, clock):
