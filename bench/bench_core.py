@@ -83,7 +83,9 @@ def bench_window(logger: Logger) -> float:
     """Window read of 500,000 samples decimated to 400 points, in ms."""
     buf = logger.store.get_or_create("Bench", "Win", "V")
     n = 500_000
-    buf.append(np.arange(n + 123_456, dtype=float), np.random.default_rng(1).normal(size=n + 123_456))  # wrapped
+    buf.append(
+        np.arange(n + 123_456, dtype=float), np.random.default_rng(1).normal(size=n + 123_456)
+    )  # wrapped
 
     def run() -> float:
         t = time.perf_counter()
@@ -98,7 +100,9 @@ def bench_idle_cpu(seconds: float) -> float:
     """CPU % of one core of `rtoc run --headless` with only the Generator at 10 Hz."""
     home = Path(tempfile.mkdtemp()) / "rtoc"
     env = dict(os.environ, RTOC_HOME=str(home), HOME=str(home.parent))
-    proc = subprocess.Popen([sys.executable, "-m", "rtoc_tui", "run", "--headless"], env=env, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rtoc_tui", "run", "--headless"], env=env, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 20
         while not (home / "status.json").exists() and time.monotonic() < deadline:
@@ -125,13 +129,39 @@ def main() -> None:
     logger = Logger.from_home(home)
     n = 300_000 if args.quick else 1_000_000
     rows = [
-        ("single-sample stream() into the store", f"{bench_stream(logger, n):,.0f} samples/s", ">= 1,000,000 (RTOC 3.0: ~250,000)"),
-        ("batch append of 10,000 samples", f"{bench_batch(logger, 500 if args.quick else 2000):,.0f} samples/s", ">= 50,000,000"),
+        (
+            "single-sample stream() into the store",
+            f"{bench_stream(logger, n):,.0f} samples/s",
+            ">= 1,000,000 (RTOC 3.0: ~250,000)",
+        ),
+        (
+            "batch append of 10,000 samples",
+            f"{bench_batch(logger, 500 if args.quick else 2000):,.0f} samples/s",
+            ">= 50,000,000",
+        ),
     ]
     per, stored = bench_memory()
-    rows.append((f"memory per stored sample ({stored:,} samples, 10 signals)", f"{per:.2f} bytes", "<= 17 (RTOC 3.0: 82)"))
-    rows.append(("window of 500,000 samples decimated to 400 points", f"{bench_window(logger):.3f} ms", "< 2 ms"))
-    rows.append(("headless idle CPU, Generator at 10 Hz", f"{bench_idle_cpu(5 if args.quick else 20):.2f} % of one core", "< 1 % (RTOC 3.0: 0.47 %)"))
+    rows.append(
+        (
+            f"memory per stored sample ({stored:,} samples, 10 signals)",
+            f"{per:.2f} bytes",
+            "<= 17 (RTOC 3.0: 82)",
+        )
+    )
+    rows.append(
+        (
+            "window of 500,000 samples decimated to 400 points",
+            f"{bench_window(logger):.3f} ms",
+            "< 2 ms",
+        )
+    )
+    rows.append(
+        (
+            "headless idle CPU, Generator at 10 Hz",
+            f"{bench_idle_cpu(5 if args.quick else 20):.2f} % of one core",
+            "< 1 % (RTOC 3.0: 0.47 %)",
+        )
+    )
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark':<{width}}  {'result':>28}  goal")
     for name, value, goal in rows:
