@@ -245,7 +245,7 @@ class AnsiStrips:
 
     def __init__(self) -> None:
         self._styles: dict[tuple[Any, bool, Style], Style] = {}
-        self._previous: dict[int, tuple[str, Strip]] = {}  # row -> the last frame's line
+        self._previous: list[tuple[str, Strip]] = []  # the last frame's (text, Strip) per row
         self._previous_key: tuple[int, Style] | None = None
 
     def _style(self, fg: Any, bold: bool, base: Style) -> Style:
@@ -300,16 +300,12 @@ class AnsiStrips:
         A line identical to the same line of the previous frame (same width and style) gives
         back the previous Strip object: no parsing, and the screen update can skip it."""
         key = (width, base)
-        if key != self._previous_key:
-            self._previous_key, self._previous = key, {}
-        previous = self._previous
-        current: dict[int, tuple[str, Strip]] = {}
-        strips: list[Strip] = []
+        previous = self._previous if key == self._previous_key else []
+        self._previous_key = key
+        current: list[tuple[str, Strip]] = []
         for y, raw in enumerate(text.split("\n")[:height]):
-            old = previous.get(y)
-            if old is not None and old[0] == raw:
-                strips.append(old[1])
-                current[y] = old
+            if y < len(previous) and previous[y][0] == raw:
+                current.append(previous[y])
                 continue
             segments: list[Segment] = []
             fg: Any = None
@@ -324,25 +320,21 @@ class AnsiStrips:
             if pos < len(raw):
                 segments.append(Segment(raw[pos:], self._style(fg, bold, base)))
             strip = Strip(Segment.simplify(segments)).adjust_cell_length(width, base)
-            strips.append(strip)
-            current[y] = (raw, strip)
+            current.append((raw, strip))
         self._previous = current
-        return strips
+        return [strip for _, strip in current]
 
 
 def changed_rows(old: list[Strip], new: list[Strip]) -> list[tuple[int, int]]:
     """Runs [y0, y1) of rows whose Strip differs (a reused Strip object is unchanged)."""
     rows: list[tuple[int, int]] = []
-    start = -1
-    n = max(len(old), len(new))
-    for y in range(n + 1):
-        same = y < n and y < len(old) and y < len(new) and (old[y] is new[y] or old[y] == new[y])
-        if y < n and not same:
-            if start < 0:
-                start = y
-        elif start >= 0:
-            rows.append((start, y))
-            start = -1
+    for y in range(max(len(old), len(new))):
+        if y < len(old) and y < len(new) and (old[y] is new[y] or old[y] == new[y]):
+            continue
+        if rows and rows[-1][1] == y:
+            rows[-1] = (rows[-1][0], y + 1)
+        else:
+            rows.append((y, y + 1))
     return rows
 
 
