@@ -34,7 +34,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_tcp import Server  # noqa: E402
+from bench_tcp import Server, read_reply  # noqa: E402
+
+from rtoc_tui.core import protocol  # noqa: E402
 
 WORKER = str(Path(__file__).with_name("rtoc3_client_worker.py"))
 ROWS = (  # request kind, samples per request, RTOC 3.0 anchor figure (samples or requests/s)
@@ -134,19 +136,9 @@ class Ours(Server):
 
 def request(port: int, payload: dict) -> dict:
     """One plain request on its own connection (set-up and readiness, not measured)."""
-    body = json.dumps(payload).encode()
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(b"%d,0,0\n%s" % (len(body), body))
-        buf = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-            head, nl, rest = buf.partition(b"\n")
-            if nl and len(rest) >= sum(int(p) for p in head.split(b",")):
-                return json.loads(rest[-int(head.split(b",")[0]) :])
-    raise OSError("no reply")
+        s.sendall(protocol.pack(json.dumps(payload).encode()))
+        return json.loads(read_reply(s, bytearray()))  # ConnectionError (OSError) on a close
 
 
 def run_clients(
