@@ -7,7 +7,8 @@ waits on I/O; everything else is a quick in-memory read that returns copies.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from ..api import (
     ClientError,
@@ -38,6 +39,12 @@ from ..config.schema import (
 from ..core import introspect
 from ..core.devices import DeviceError
 from ..core.logger import Logger
+
+if TYPE_CHECKING:
+    from ..scripting.engine import Automation
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 # Config keys whose values never leave the logger (the UI shows that a value is set, not it).
 
@@ -287,17 +294,16 @@ class LocalClient:
         self.logger.events.clear()
 
     # -- scripts and automation (rtoc_tui.scripting, as logger.automation) ----------------
-    def _automation(self) -> Any:
+    def _automation(self) -> Automation:
         auto = self.logger.automation
         if auto is None:
             raise ClientError("scripting is not available in this logger")
         return auto
 
-    async def _auto_call(self, method: str, *args: Any) -> Any:
+    async def _auto_call(self, fn: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
         """Call an automation method in a thread (stop waits, files are read and written)."""
-        fn = getattr(self._automation(), method)
         try:
-            return await asyncio.to_thread(fn, *args)
+            return await asyncio.to_thread(fn, *args, **kwargs)
         except (ValueError, LookupError, OSError) as exc:  # ScriptingError is a ValueError
             raise ClientError(str(exc)) from exc
 
@@ -309,45 +315,47 @@ class LocalClient:
         samplerate: float | None = None,
         triggers: list[str] | None = None,
     ) -> ScriptInfo:
-        return await self._auto_call("run", source, name, mode, samplerate, triggers)
+        return await self._auto_call(
+            self._automation().run, source, name, mode, samplerate, triggers
+        )
 
     async def scripts(self) -> list[ScriptInfo]:
         if self.logger.automation is None:
             return []
-        return await self._auto_call("list")
+        return await self._auto_call(self._automation().list)
 
     async def stop_script(self, script_id: str) -> None:
-        await self._auto_call("stop", script_id)
+        await self._auto_call(self._automation().stop, script_id)
 
     async def script_output(self, script_id: str, cursor: int = 0) -> ScriptOutput:
-        return await self._auto_call("output", script_id, cursor)
+        return await self._auto_call(self._automation().output, script_id, cursor)
 
     async def saved_scripts(self) -> list[str]:
         if self.logger.automation is None:
             return []
-        return await self._auto_call("saved")
+        return await self._auto_call(self._automation().saved)
 
     async def load_script(self, name: str) -> str:
-        return await self._auto_call("load", name)
+        return await self._auto_call(self._automation().load, name)
 
     async def save_script(self, name: str, source: str) -> None:
-        await self._auto_call("save", name, source)
+        await self._auto_call(self._automation().save, name, source)
 
     async def global_events(self) -> dict[str, dict[str, Any]]:
         if self.logger.automation is None:
             return {}
-        return await self._auto_call("global_events")
+        return await self._auto_call(self._automation().global_events)
 
     async def set_global_event(self, name: str, spec: dict[str, Any] | None) -> None:
-        await self._auto_call("set_global_event", name, spec)
+        await self._auto_call(self._automation().set_global_event, name, spec)
 
     async def global_actions(self) -> dict[str, dict[str, Any]]:
         if self.logger.automation is None:
             return {}
-        return await self._auto_call("global_actions")
+        return await self._auto_call(self._automation().global_actions)
 
     async def set_global_action(self, name: str, spec: dict[str, Any] | None) -> None:
-        await self._auto_call("set_global_action", name, spec)
+        await self._auto_call(self._automation().set_global_action, name, spec)
 
     # -- settings -----------------------------------------------------------------------------
     async def config(self) -> list[ConfigValue]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,7 +72,8 @@ class SignalBuffer:
         self.replaced = 0  # cursor where the newest replace() began (storage drops older samples)
         self.updated = 0.0  # wall clock of the last append (inactivity mark)
         self.lock = threading.Lock()
-        self.watchers: tuple = ()  # store listeners interested in this signal only (see SignalStore.watch)
+        # store listeners interested in this signal only (store.DataListener; see SignalStore.watch)
+        self.watchers: tuple[Callable[[SignalBuffer, int], None], ...] = ()
 
     # -- properties -------------------------------------------------------------------------
     @property

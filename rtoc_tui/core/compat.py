@@ -93,7 +93,8 @@ def install() -> None:
     sys.modules.setdefault("LoggerPlugin", _plugin)
     if "RTOC" not in sys.modules:
         rtoc_pkg = types.ModuleType("RTOC")
-        rtoc_pkg.__path__ = []  # type: ignore[attr-defined]
+        rtoc_pkg.__path__ = []
+        # ModuleType declares no attributes of its own; RTOC plugins import this one by name.
         rtoc_pkg.LoggerPlugin = _plugin  # type: ignore[attr-defined]
         sys.modules["RTOC"] = rtoc_pkg
         sys.modules["RTOC.LoggerPlugin"] = _plugin

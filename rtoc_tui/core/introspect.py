@@ -8,10 +8,12 @@ evaluates client text: names are looked up with getattr on the public set only.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .plugin import LoggerPlugin
+from .settings import Setting
 
 # Attributes of the base class that are plumbing, not device parameters.
 _HIDDEN_PARAMETERS = frozenset(
@@ -44,7 +46,8 @@ def _doc_for(plugin: Any, name: str) -> str:
     doc = getattr(plugin, f"__doc_{name}__", None)
     if doc:
         return str(doc)
-    setting = getattr(type(plugin), "SETTINGS", {}).get(name)
+    settings: Mapping[str, Setting] = getattr(type(plugin), "SETTINGS", {})
+    setting = settings.get(name)
     if setting is not None:
         return setting.doc
     prop = inspect.getattr_static(type(plugin), name, None)

@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 import time
+import types
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -76,6 +77,7 @@ class LoggerPlugin:
         self._state_lock = threading.Lock()
         given = getattr(_construction, "settings", None)
         self.settings: dict[str, Any] = validate_settings(self._registry_name, self.SETTINGS, given)
+        self.rtoc: types.ModuleType | None  # RTOC's script library, `self.rtoc.resample(...)`
         try:
             from . import scriptlib
 
@@ -301,7 +303,9 @@ class LoggerPlugin:
             )
         else:
             log.debug("device %s still failing (%d tries): %s", self._devicename, failures, reason)
-        return min(BACKOFF_MAX_S, 0.5 * 2 ** (failures - 1))
+        # The exponent stops growing long after the cap is reached: 2 ** 1024 does not fit a
+        # float, and the OverflowError would end the poll thread after ~8 h of failures.
+        return min(BACKOFF_MAX_S, 0.5 * 2.0 ** min(failures - 1, 32))
 
     def _report_ok(self) -> None:
         if self._last_error is None:

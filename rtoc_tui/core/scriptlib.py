@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -72,7 +72,8 @@ def _curve_fit(
     p = np.asarray(p0, dtype=float).copy()
 
     def residual(params: np.ndarray) -> np.ndarray:
-        return y - np.asarray(func(x, *params), dtype=float)
+        r: np.ndarray = y - np.asarray(func(x, *params), dtype=float)
+        return r
 
     r = residual(p)
     cost = float(r @ r)
@@ -289,6 +290,14 @@ def norm(
     return xa, (ya - lo) / span * (max - min) + min
 
 
+# A script passes any string; numpy's stubs take only these literals.
+_CORRELATE_MODES: dict[str, Literal["valid", "same", "full"]] = {
+    "valid": "valid",
+    "same": "same",
+    "full": "full",
+}
+
+
 def correlate(
     x1: Any, y1: Any, x2: Any, y2: Any, mode: str = "valid"
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -296,13 +305,14 @@ def correlate(
 
     Returns (lags in x units, correlation); mode is 'valid', 'same' or 'full'.
     """
+    np_mode = _CORRELATE_MODES.get(mode)
+    if np_mode is None:
+        raise ValueError(f"mode must be 'valid', 'same' or 'full', not {mode!r}")
     n = max(len(y1), len(y2))
     xs, (a, b) = combine([[x1, y1], [x2, y2]], n=n)
-    corr = np.correlate(a, b, mode)
+    corr = np.correlate(a, b, np_mode)
     dx = (xs[-1] - xs[0]) / (n - 1) if n > 1 else 0.0
-    first = {"full": -(n - 1), "same": -(len(corr) // 2), "valid": 0}.get(mode)
-    if first is None:
-        raise ValueError(f"mode must be 'valid', 'same' or 'full', not {mode!r}")
+    first = {"full": -(n - 1), "same": -(len(corr) // 2), "valid": 0}[mode]
     return (np.arange(len(corr)) + first) * dx, corr
 
 

@@ -6,6 +6,7 @@ A driver lists its settings in a `SETTINGS` class attribute; the values come fro
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,13 +22,14 @@ class Setting:
 
     default: Any
     doc: str
-    type: type | None = None  # inferred from the default when None
+    # builtins.type: inside the class body `type` names this field, not the builtin.
+    type: builtins.type | None = None  # inferred from the default when None
     choices: tuple[Any, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
 
     @property
-    def value_type(self) -> type:
+    def value_type(self) -> builtins.type:
         return self.type or type(self.default)
 
     def coerce(self, value: Any, path: str) -> Any:

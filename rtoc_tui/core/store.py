@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from .buffer import SignalBuffer
 
@@ -154,7 +155,9 @@ class SignalStore:
         if self._listeners or buf.watchers:
             self._notify(buf, 1)
 
-    def append(self, dname: str, sname: str, x, y, unit: str | None = None) -> SignalBuffer:
+    def append(
+        self, dname: str, sname: str, x: npt.ArrayLike, y: npt.ArrayLike, unit: str | None = None
+    ) -> SignalBuffer:
         """Append a batch of samples to one signal."""
         xa = np.asarray(x, dtype=float).reshape(-1)
         ya = np.asarray(y, dtype=float).reshape(-1)
@@ -165,7 +168,13 @@ class SignalStore:
         return buf
 
     def plot(
-        self, x, y, sname: str, dname: str, unit: str | None = None, hold: str = "off"
+        self,
+        x: npt.ArrayLike,
+        y: npt.ArrayLike,
+        sname: str,
+        dname: str,
+        unit: str | None = None,
+        hold: str = "off",
     ) -> SignalBuffer:
         """RTOC's plot(): hold off replaces, on appends, mergeX/mergeY add only new x/y values."""
         if hold not in HOLD_MODES:

@@ -148,6 +148,16 @@ def test_error_state_is_visible_while_failing(
     p.cancel()
 
 
+def test_backoff_stays_capped_through_a_long_outage(logger: Logger) -> None:
+    # A device unplugged overnight fails thousands of times; the delay must stay at the cap
+    # (2 ** 1024 overflowed a float, and the OverflowError ended the poll thread).
+    p = make(logger)
+    delays = [p._report_failure(OSError("device unplugged")) for _ in range(1100)]
+    assert delays[0] == 0.5 and delays[1] == 1.0
+    assert delays[-1] == plugin_mod.BACKOFF_MAX_S
+    p.close()
+
+
 def test_settings_validated_with_key_path(logger: Logger) -> None:
     with pytest.raises(SettingsError, match=r"devices\.Counter\.samplerate: expected float"):
         make(logger, settings={"samplerate": "fast"})
