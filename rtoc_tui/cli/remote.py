@@ -166,7 +166,7 @@ def signals_cmd(
     """
     reply = ask(host, port, password, {"getSignalList": True, "getLatest": True}, timeout, encrypt)
     latest = reply.get("latest", {})
-    rows = []
+    rows: list[dict[str, Any]] = []  # the JSON output; values are str, float or None
     for dname, sname in reply.get("signalList", []):
         name = f"{dname}.{sname}"
         info = latest.get(name)

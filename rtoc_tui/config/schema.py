@@ -11,7 +11,12 @@ import dataclasses
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_D = TypeVar("_D", bound="DataclassInstance")
 
 
 class ConfigError(ValueError):
@@ -329,12 +334,12 @@ def check_value(tp: Any, value: Any, path: str) -> Any:
             if args
             else list(value)
         )
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return from_json(tp, value, path)
     raise ConfigError(f"{path}: unsupported type {tp!r}")
 
 
-def from_json(cls: type, data: Any, path: str = "") -> Any:
+def from_json(cls: type[_D], data: Any, path: str = "") -> _D:
     """Build dataclass cls from parsed JSON, rejecting unknown keys and wrong types."""
     if not isinstance(data, dict):
         raise ConfigError(f"{path or '(top level)'}: expected an object, got {type(data).__name__}")
@@ -398,7 +403,7 @@ def lookup_field(key: str) -> tuple[str, str, Any, dataclasses.Field[Any]]:
         if json_key(sf) != section_key:
             continue
         stype = chints[sf.name]
-        if not dataclasses.is_dataclass(stype):
+        if not (isinstance(stype, type) and dataclasses.is_dataclass(stype)):
             raise ConfigError(f"{key}: {section_key} is not a settings section")
         shints = _hints(stype)
         for f in dataclasses.fields(stype):
