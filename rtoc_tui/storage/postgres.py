@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypedDict
 
 import psycopg
 
@@ -40,6 +40,16 @@ SCHEMA = [
 SCHEMA_LOCK = 0x5254_4F43  # advisory lock id ("RTOC"): loggers starting together create tables once
 
 
+class ConnInfo(TypedDict):
+    """The libpq connection keywords of one engine (passed to psycopg.connect as keywords)."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+
 class PostgresEngine(StorageEngine):
     """Blocks and events in a PostgreSQL database shared by any number of loggers."""
 
@@ -58,7 +68,9 @@ class PostgresEngine(StorageEngine):
         connect_timeout_s: int = 5,
     ) -> None:
         super().__init__()
-        self.conninfo = dict(host=host, port=port, user=user, password=password, dbname=database)
+        self.conninfo = ConnInfo(
+            host=host, port=port, user=user, password=password, dbname=database
+        )
         self.uid = uid
         self.name = name
         self.connect_timeout_s = connect_timeout_s

@@ -24,6 +24,7 @@ from . import blocks as B
 from .base import SignalWrite, StorageEngine, StorageError, StoredSignal, WriteBatch, split_name
 
 if TYPE_CHECKING:
+    from ..core.buffer import SignalBuffer
     from ..core.logger import Logger
 
 log = logging.getLogger("rtoc.storage")
@@ -247,7 +248,7 @@ class StorageService:
         """Write one batch; True if a signal had more than READ_CHUNK waiting (call again)."""
         store = self.logger.store
         batch = WriteBatch()
-        done: list[tuple[object, _Track, int, int, tuple[float, float] | None, int]] = []
+        done: list[tuple[SignalBuffer, _Track, int, int, tuple[float, float] | None, int]] = []
         more = False
         live: set[int] = set()
         for buf in store.buffers():
@@ -283,7 +284,7 @@ class StorageService:
             if 0 < n < B.SMALL_BLOCK:
                 tr.small_blocks += 1
             if self.clear:
-                buf.drop_before(cursor)  # type: ignore[attr-defined]
+                buf.drop_before(cursor)
         if events:
             self._ev_cursor = events[-1].seq
         self.samples_written += batch.samples

@@ -70,13 +70,15 @@ class SqliteEngine(StorageEngine):
         self.busy_timeout_s = busy_timeout_s
         # extra per-connection pragmas (tests cap max_page_count to simulate a full disk)
         self.pragmas: dict[str, Any] = dict(pragmas or {})
+        self._ckpt_stop = threading.Event()
+        self._ckpt_thread: threading.Thread | None = None  # runs between open() and close()
 
     def describe(self) -> str:
         return f"sqlite {self.path}"
 
     def open(self) -> None:
         super().open()
-        if getattr(self, "_ckpt_thread", None) is None:
+        if self._ckpt_thread is None:
             self._ckpt_stop = threading.Event()
             self._ckpt_thread = threading.Thread(
                 target=self._checkpoint_loop,
@@ -87,7 +89,7 @@ class SqliteEngine(StorageEngine):
             self._ckpt_thread.start()
 
     def close(self) -> None:
-        thread = getattr(self, "_ckpt_thread", None)
+        thread = self._ckpt_thread
         if thread is not None:
             self._ckpt_stop.set()
             thread.join(10)
