@@ -13,6 +13,7 @@ signals dirty and wakes whoever waits on them.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import math
 import re
@@ -349,7 +350,8 @@ class Automation:
             raise ScriptingError(f"invalid script name {name!r}")
         return path
 
-    def saved(self) -> list[str]:
+    # builtins.list: in this class body `list` names the method above
+    def saved(self) -> builtins.list[str]:
         """Names of the scripts in the user folder's scripts/ (without .py)."""
         if not self.scripts_dir.is_dir():
             return []

@@ -394,8 +394,9 @@ class RequestHandler:
         if not isinstance(ev, dict):
             raise RequestError("event must be a dict, a list or a text")
         text = str(ev.get("text", ""))
-        sname = ev.get("sname") if isinstance(ev.get("sname"), str) else "noName"
-        dname = ev.get("dname") if isinstance(ev.get("dname"), str) else "noDevice"
+        given_sname, given_dname = ev.get("sname"), ev.get("dname")
+        sname = given_sname if isinstance(given_sname, str) else "noName"
+        dname = given_dname if isinstance(given_dname, str) else "noDevice"
         ev_id = ev.get("id")
         if ev_id is None:  # RTOC derives an id from the names and text
             ev_id = hashlib.sha1((sname + dname + text).encode()).hexdigest()
@@ -432,10 +433,10 @@ class RequestHandler:
                     out[f"{b.dname}.{b.sname}"] = [ends[1], ends[2], b.unit, b.id, ends[0], ends[1]]
         elif isinstance(req, list):
             for name in req:
-                b = store.get(name) if isinstance(name, str) else None
-                last = None if b is None else b.latest()
-                if last is not None:
-                    out[name] = [last[0], last[1], b.unit]  # type: ignore[union-attr]
+                buf = store.get(name) if isinstance(name, str) else None
+                last = None if buf is None else buf.latest()
+                if buf is not None and last is not None:
+                    out[name] = [last[0], last[1], buf.unit]
         return out
 
     def event_list(self) -> dict[int, list[Any]]:

@@ -6,6 +6,9 @@ progress through a ProgressSink (a rich bar on the command line).
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from .csv_import import CsvImportError, CsvMapping, CsvSignal, read_csv
 from .export import ExportError, export
 from .imported import (
@@ -19,6 +22,9 @@ from .imported import (
 from .progress import NullProgress, ProgressSink, RichProgress
 from .session import SessionError, load_session, read_session, save_session
 from .sources import DataSource, EngineSource, LoggerSource
+
+if TYPE_CHECKING:
+    from ..core.logger import Logger
 
 __all__ = [
     "CsvImportError",
@@ -65,6 +71,14 @@ def read_file(
     raise ValueError(f"unknown import format {fmt!r} (auto, csv, session)")
 
 
-def export_logger(logger, path, names=None, xmin=None, xmax=None, fmt=None, progress=None):  # type: ignore[no-untyped-def]
+def export_logger(
+    logger: Logger,
+    path: str | Path,
+    names: list[str] | None = None,
+    xmin: float | None = None,
+    xmax: float | None = None,
+    fmt: str | None = None,
+    progress: ProgressSink | None = None,
+) -> Path:
     """Export from a running logger: stored history plus memory (memory only without storage)."""
     return export(LoggerSource(logger, full=True), path, names, xmin, xmax, fmt, progress)

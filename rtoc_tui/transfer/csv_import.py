@@ -192,7 +192,7 @@ def _plan(path: Path, headers: list[str], m: CsvMapping) -> list[tuple[str, int,
     elif m.x is None:
         default_x = None
     else:
-        default_x = _col(path, headers, m.x, "x")  # type: ignore[arg-type]
+        default_x = _col(path, headers, m.x, "x")
     plan: list[tuple[str, int, int | None, str]] = []
     if m.signals:
         for s in m.signals:
