@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
     from .app import RtocApp
     from .screens.main import MainScreen
+
+_P = ParamSpec("_P")
 
 PLOT_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Plot: pause / resume", "Freeze the view while recording continues (p)", "pause"),
@@ -51,51 +53,62 @@ class RtocCommands(Provider):
             self.app.pop_screen()
         fn(main)
 
+    def _main_call(
+        self,
+        method: Callable[Concatenate[MainScreen, _P], object],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> Callable[[], None]:
+        """A palette callback: method(main screen, *args) once the main screen is on top."""
+        return partial(self._on_main, lambda main: method(main, *args, **kwargs))
+
     def _commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
+        from .screens.main import MainScreen
+
         app = self._app()
         for d in app.state.devices:
             verb = "Stop" if d.state == "running" else "Start"
             yield (
                 f"{verb} device {d.name}",
                 f"{d.state}{': ' + d.reason if d.reason else ''}",
-                partial(self._on_main, lambda m, n=d.name: m.toggle_device(n)),
+                self._main_call(MainScreen.toggle_device, d.name),
             )
             yield (
                 f"Device {d.name}: parameters and functions",
                 d.doc or "edit parameters, call functions",
-                partial(self._on_main, lambda m, n=d.name: m.open_device(n)),
+                self._main_call(MainScreen.open_device, d.name),
             )
         for name, s in sorted(app.state.signals.items()):
             yield (
                 f"Signal {name}: plot on/off",
                 f"{s.count} samples [{s.unit}]",
-                partial(self._on_main, lambda m, n=name: m.toggle_signal(n)),
+                self._main_call(MainScreen.toggle_signal, name),
             )
             yield (
                 f"Signal {name}: show in tree",
                 "move the signals cursor there",
-                partial(self._on_main, lambda m, n=name: m.focus_signal(n)),
+                self._main_call(MainScreen.focus_signal, name),
             )
             yield (
                 f"Signal {name}: statistics",
                 "min, max, mean and integral of the visible window",
-                partial(self._on_main, lambda m, n=name: m.show_stats(n)),
+                self._main_call(MainScreen.show_stats, name),
             )
             yield (
                 f"Signal {name}: export",
                 "CSV or JSON",
-                partial(self._on_main, lambda m, n=name: m.export_signals([n])),
+                self._main_call(MainScreen.export_signals, [name]),
             )
         for title, help_text, action in PLOT_ACTIONS:
             yield (
                 title,
                 help_text,
-                partial(self._on_main, lambda m, a=action: m.plot_action(a)),
+                self._main_call(MainScreen.plot_action, action),
             )
         yield (
             "Clear events",
             "Clear the logger's event list",
-            partial(self._on_main, lambda m: m.clear_events()),
+            self._main_call(MainScreen.clear_events),
         )
 
     async def search(self, query: str) -> Hits:

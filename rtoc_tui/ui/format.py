@@ -132,7 +132,7 @@ def nice_ticks(lo: float, hi: float, max_ticks: int) -> tuple[tuple[float, ...],
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     first = math.floor(lo / step + 1) * step
-    positions = []
+    positions: list[float] = []
     v = first
     while v < hi - step * 1e-9 and len(positions) < 50:
         if v > lo + step * 1e-9:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.dom import DOMNode
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.worker import Worker
 
@@ -78,7 +79,7 @@ def client_call(
             text = describe_error(exc)
             if not isinstance(exc, ClientError):
                 log.exception("client call in %s failed", group)
-            severity = "warning" if isinstance(exc, Disconnected) else "error"
+            severity: SeverityLevel = "warning" if isinstance(exc, Disconnected) else "error"
             node.app.notify(text, title=group, severity=severity, timeout=6)
             if failed is not None:
                 failed(text)

@@ -93,7 +93,7 @@ async def test_pan_pause_and_live(ui_logger, clock):
         await settle(pilot)
         pane = app.screen.query_one(PlotPane)
         await pilot.press("less_than_sign")
-        assert pane.paused and pane.anchor == T0 - 15
+        assert pane.paused and pane.right_anchor == T0 - 15
         await wait_for(pilot, lambda: client.windows[-1][1:3] == (T0 - 75, T0 - 15))
         assert "PAUSED" in pane.border_subtitle
         await pilot.press("greater_than_sign")

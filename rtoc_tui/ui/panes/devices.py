@@ -30,7 +30,7 @@ class DevicesPane(Pane):
     ALLOW_MAXIMIZE = True
 
     BINDINGS: ClassVar[list[Any]] = [
-        Binding("space,s", "toggle", "Start/stop", id="devices.toggle", key_display="space"),
+        Binding("space,s", "toggle_device", "Start/stop", id="devices.toggle", key_display="space"),
         Binding("enter", "open", "Details", id="devices.open", key_display="⏎"),
         Binding("r", "samplerate", "Rate", id="devices.samplerate"),
     ]
@@ -120,7 +120,7 @@ class DevicesPane(Pane):
         )
 
     # -- actions ----------------------------------------------------------------------------
-    def action_toggle(self) -> None:
+    def action_toggle_device(self) -> None:
         d = self.selected()
         if d is not None:
             self.toggle_device(d.name)

@@ -106,7 +106,7 @@ class PlotPane(Pane):
         self._frames_due = False
         self.span: float | None = DEFAULT_SPAN_S
         self.paused = False
-        self.anchor = 0.0  # right edge (absolute time) while paused or panned
+        self.right_anchor = 0.0  # right edge (absolute time) while paused or panned
         self._panned = False  # paused on another window than the live one
         self.relative = True
         self.cursor_rel: float | None = None  # cursor position relative to the right edge
@@ -203,7 +203,7 @@ class PlotPane(Pane):
 
     def right_edge(self) -> float:
         """Absolute time at the right edge of the plot."""
-        return self.anchor if self.paused else self.now()
+        return self.right_anchor if self.paused else self.now()
 
     def visible_range(self) -> tuple[float | None, float | None]:
         """The visible time window (absolute), for statistics and export."""
@@ -356,9 +356,8 @@ class PlotPane(Pane):
         span = self.span or 0.0
         lasts = [self.series[m].x[-1] for m in names if len(self.series[m].x)]
         left = right - span if self.span is not None else -math.inf
-        xmin = max(min(lasts), left) if lasts else left
-        if not math.isfinite(xmin):
-            xmin = None  # type: ignore[assignment]
+        lo = max(min(lasts), left) if lasts else left
+        xmin: float | None = lo if math.isfinite(lo) else None
         # As many points as the new part spans columns (x2), like the full window.
         frac = 1.0 if xmin is None or not span else max(0.0, right - xmin) / span
         n_new = max(8, int(math.ceil(frac * n)) + 4)
@@ -647,8 +646,8 @@ class PlotPane(Pane):
             return
         window = "all" if self.span is None else fmt_span(self.span)
         mode = "PAUSED" if self.paused else "live"
-        if self.paused and self.anchor:
-            mode += f" @ {fmt_clock(self.anchor).split('.')[0]}"
+        if self.paused and self.right_anchor:
+            mode += f" @ {fmt_clock(self.right_anchor).split('.')[0]}"
         axis = "relative" if self.relative else "clock"
         cursor = "  cursor" if self.cursor_rel is not None else ""
         error = f"  ✖ {self._error}" if self._error else ""
@@ -691,13 +690,13 @@ class PlotPane(Pane):
             return
         self.paused = True
         self._panned = True
-        self.anchor = right
+        self.right_anchor = right
         self.invalidate()
 
     def action_live(self) -> None:
         """Follow live data again."""
         self.paused = False
-        self.anchor = 0.0
+        self.right_anchor = 0.0
         # After a plain pause the cached window is still the live one: only what arrived
         # meanwhile is fetched. After panning it is another window: fetch it all.
         self.invalidate(refetch=self._panned)
@@ -709,7 +708,7 @@ class PlotPane(Pane):
         if firsts and self.span is not None:
             self.paused = True
             self._panned = True
-            self.anchor = min(firsts) + self.span
+            self.right_anchor = min(firsts) + self.span
             self.invalidate()
 
     def action_pause(self) -> None:
@@ -718,10 +717,10 @@ class PlotPane(Pane):
             self.action_live()
         else:
             self.paused = True
-            self.anchor = self._right or self.now()
+            self.right_anchor = self._right or self.now()
             # The frozen frame is the one on screen: mark it drawn, only the title changes.
             if self._drawn_key is not None:
-                self._drawn_key = self._render_key(self.anchor, self.plot_width())
+                self._drawn_key = self._render_key(self.right_anchor, self.plot_width())
             self._update_subtitle()
 
     def action_time_axis(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from textual import on
@@ -109,12 +110,12 @@ class AutomationScreen(RtocScreen):
                     "run scripts when events happen.", id="automation-title")  # fmt: skip
         with Horizontal(id="automation-body"):
             with Vertical(id="automation-events", classes="pane"):
-                t = DataTable(id="global-events", cursor_type="row")
+                t: DataTable[str] = DataTable(id="global-events", cursor_type="row")
                 t.add_column("event", key="name")
                 t.add_column("definition", key="spec")
                 yield t
             with Vertical(id="automation-actions", classes="pane"):
-                a = DataTable(id="global-actions", cursor_type="row")
+                a: DataTable[str] = DataTable(id="global-actions", cursor_type="row")
                 a.add_column("action", key="name")
                 a.add_column("definition", key="spec")
                 yield a
@@ -161,6 +162,15 @@ class AutomationScreen(RtocScreen):
             return None
         return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
+    def _save_edited(self, kind: str) -> Callable[[tuple[str, dict[str, Any]] | None], None]:
+        """The SpecEditor callback: save its (name, spec), nothing when it was cancelled."""
+
+        def save(result: tuple[str, dict[str, Any]] | None) -> None:
+            if result is not None:
+                self._save(kind, result[0], result[1])
+
+        return save
+
     def _save(self, kind: str, name: str, spec: dict[str, Any] | None) -> None:
         client = rtoc_app(self).client
         setter = client.set_global_action if kind == "action" else client.set_global_event
@@ -176,8 +186,7 @@ class AutomationScreen(RtocScreen):
         kind = self._focused_kind()
         template = ACTION_TEMPLATE if kind == "action" else EVENT_TEMPLATE
         self.app.push_screen(
-            SpecEditor(kind, "", dict(template), new=True),
-            lambda r: r is not None and self._save(kind, r[0], r[1]),
+            SpecEditor(kind, "", dict(template), new=True), self._save_edited(kind)
         )
 
     def action_edit(self) -> None:
@@ -188,7 +197,7 @@ class AutomationScreen(RtocScreen):
         entries = self.actions if kind == "action" else self.events
         self.app.push_screen(
             SpecEditor(kind, name, dict(entries.get(name, {})), new=False),
-            lambda r: r is not None and self._save(kind, r[0], r[1]),
+            self._save_edited(kind),
         )
 
     @on(DataTable.RowSelected)
@@ -201,10 +210,12 @@ class AutomationScreen(RtocScreen):
         name = self._selected(kind)
         if name is None:
             return
-        self.app.push_screen(
-            ConfirmDialog(f"Delete global {kind} {name!r}?", "Delete"),
-            lambda ok: bool(ok) and self._save(kind, name, None),
-        )
+
+        def delete(ok: bool | None) -> None:
+            if ok:
+                self._save(kind, name, None)
+
+        self.app.push_screen(ConfirmDialog(f"Delete global {kind} {name!r}?", "Delete"), delete)
 
     def action_reload(self) -> None:
         self.reload()

@@ -65,7 +65,7 @@ class DeviceScreen(RtocScreen):
 
     BINDINGS: ClassVar[list[Any]] = [
         Binding("escape", "back", "Back", id="device.back"),
-        Binding("s", "toggle", "Start/stop", id="device.toggle"),
+        Binding("s", "toggle_device", "Start/stop", id="device.toggle"),
         Binding("ctrl+r", "reload", "Reload", id="device.reload"),
         Binding("tab", "app.focus_next", "Next", show=False),
     ]
@@ -82,14 +82,14 @@ class DeviceScreen(RtocScreen):
         yield Label("", id="device-title")
         with Horizontal(id="device-body"):
             with Vertical(id="device-params", classes="pane"):
-                table = DataTable(id="params-table", cursor_type="row")
+                table: DataTable[str] = DataTable(id="params-table", cursor_type="row")
                 table.add_column("parameter", key="name")
                 table.add_column("value", key="value")
                 table.add_column("type", key="type")
                 table.add_column("doc", key="doc")
                 yield table
             with Vertical(id="device-functions", classes="pane"):
-                ftable = DataTable(id="functions-table", cursor_type="row")
+                ftable: DataTable[str] = DataTable(id="functions-table", cursor_type="row")
                 ftable.add_column("function", key="name")
                 ftable.add_column("signature", key="signature")
                 ftable.add_column("doc", key="doc")
@@ -294,7 +294,7 @@ class DeviceScreen(RtocScreen):
     def action_reload(self) -> None:
         self.reload()
 
-    def action_toggle(self) -> None:
+    def action_toggle_device(self) -> None:
         state = self._state_of()[0]
         client = rtoc_app(self).client
         start = state != "running"

@@ -191,14 +191,16 @@ class MainScreen(RtocScreen):
             if text is None:
                 return
             rate = float(text)
+
+            def done(value: Any) -> None:
+                self.app.notify(f"{device.name}: samplerate {fmt_value(value, 'Hz')}")
+                rtoc_app(self).refresh_now()
+
             client_call(
                 self,
                 lambda: client.set_parameter(device.name, "samplerate", rate),
                 group="devices",
-                done=lambda v: (
-                    self.app.notify(f"{device.name}: samplerate {fmt_value(v, 'Hz')}"),
-                    rtoc_app(self).refresh_now(),
-                ),
+                done=done,
             )
 
         current = "" if device.samplerate is None else f"{device.samplerate:g}"

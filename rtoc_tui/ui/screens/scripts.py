@@ -94,7 +94,7 @@ class ScriptScreen(RtocScreen):
             yield PythonEditor(EXAMPLE, id="script-editor")
             with Vertical(id="script-side"):
                 yield RichLog(id="script-output", max_lines=MAX_OUTPUT_LINES, wrap=True)
-                runs = DataTable(id="script-runs", cursor_type="row")
+                runs: DataTable[str | Text] = DataTable(id="script-runs", cursor_type="row")
                 runs.add_column("run", key="id")
                 runs.add_column("mode", key="mode")
                 runs.add_column("state", key="state")
@@ -230,11 +230,15 @@ class ScriptScreen(RtocScreen):
                 except ValueError:
                     return "a rate in Hz, e.g. 1 or 0.2"
 
+            def start_repeat(text: str | None) -> None:
+                if text is not None:
+                    self._start(source, "repeat", float(text), None)
+
             self.app.push_screen(
                 PromptDialog(
                     "Run repeatedly at (Hz)", "1", check=check, help="The script runs at this rate."
                 ),
-                lambda t: t is not None and self._start(source, "repeat", float(t), None),
+                start_repeat,
             )
         else:
             plotted = sorted(rtoc_app(self).state.signals)
@@ -245,6 +249,11 @@ class ScriptScreen(RtocScreen):
                     return "at least one signal, e.g. Generator.Square"
                 return None
 
+            def start_trigger(text: str | None) -> None:
+                if text is not None:
+                    names = [n.strip() for n in text.split(",") if n.strip()]
+                    self._start(source, "trigger", None, names)
+
             self.app.push_screen(
                 PromptDialog(
                     "Run on new data of signals",
@@ -252,12 +261,7 @@ class ScriptScreen(RtocScreen):
                     help="Comma-separated signal names; the script runs whenever one gets data.",
                     check=check_signals,
                 ),
-                lambda t: (
-                    t is not None
-                    and self._start(
-                        source, "trigger", None, [n.strip() for n in t.split(",") if n.strip()]
-                    )
-                ),
+                start_trigger,
             )
 
     def _start(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from textual import on
 from textual.app import ComposeResult
@@ -27,6 +27,12 @@ class Field:
     kind: str  # int | float | bool | str | theme (secrets: config.schema.is_secret)
     note: str = ""
 
+
+# the Input type for the schema kinds typed into a text box (anything else is plain text)
+_INPUT_TYPES: dict[str, Literal["integer", "number", "text"]] = {
+    "int": "integer",
+    "float": "number",
+}
 
 FIELDS: tuple[Field, ...] = (
     Field("global.recordLength", "Samples kept per signal", "int"),
@@ -77,10 +83,9 @@ class SettingsScreen(RtocScreen):
         if f.kind == "theme":
             themes = sorted(self.app.available_themes)
             return Select([(t, t) for t in themes], id=wid, allow_blank=False, value=self.app.theme)
-        types = {"int": "integer", "float": "number"}
         return Input(
             id=wid,
-            type=types.get(f.kind, "text"),
+            type=_INPUT_TYPES.get(f.kind, "text"),
             password=is_secret(f.key),
             classes="setting-input",
         )
