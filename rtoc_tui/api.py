@@ -187,56 +187,159 @@ class ServerInfo:
 
 @runtime_checkable
 class LoggerClient(Protocol):
-    """What the UI may ask of a logger."""
+    """What the UI may ask of a logger: the contract `LocalClient`, `RemoteClient` and the
+    server's `rtoc` operations (server/ops.py, docs/protocol.md) share.
+
+    Errors. A method raises `ClientError`, whose message says why (what to fix), when the
+    logger refuses or fails a request. `RemoteClient` also raises:
+    - `Disconnected` (a ClientError) at once, without waiting, from every method except `info`,
+      `connect` and `close` while the connection is down; it reconnects in the background, so
+      the same call works again once `info.connected` is True;
+    - `ClientError` when no reply arrives in time (30 s; 300 s for start/stop_device,
+      set_parameter, call_function, run/stop_script, set_config, query and export);
+    - `ClientError` from the privileged methods (scripts and automation, `set_config`,
+      `export`) unless it is connected over loopback or to a password-protected server.
+    `LocalClient` is always connected and never raises `Disconnected`. "Needs a connection"
+    below means: raises `Disconnected` from a RemoteClient whose connection is down.
+
+    Results are copies (frozen dataclasses, fresh numpy arrays) that belong to the caller.
+    """
 
     # connection
     @property
-    def info(self) -> ServerInfo: ...
-    async def connect(self) -> None: ...
-    async def close(self) -> None: ...
+    def info(self) -> ServerInfo:
+        """Where this client points and whether it is connected (`connected`, and for a remote
+        client `extra`: state, last error, encrypted, the server's hello). Never raises; safe
+        to read at any time, connected or not."""
+        ...
+
+    async def connect(self) -> None:
+        """Connect to the logger. LocalClient: nothing to do. RemoteClient: makes the first
+        attempt and keeps reconnecting in the background from then on; raises `Disconnected`
+        (with the reason) if the first attempt fails, and `ClientError` after `close()`."""
+        ...
+
+    async def close(self) -> None:
+        """Close the connection and stop reconnecting; pending calls fail with `Disconnected`.
+        Never raises; safe to call when disconnected and more than once."""
+        ...
 
     # overview
-    async def status(self) -> Status: ...
+    async def status(self) -> Status:
+        """The logger summary (uptime, signal and sample counts, rates, devices running,
+        clients, storage and its lag). Needs a connection."""
+        ...
 
     # devices
-    async def devices(self) -> list[DeviceInfo]: ...
-    async def device_detail(self, name: str) -> DeviceDetail: ...
-    async def start_device(self, name: str) -> DeviceInfo: ...
-    async def stop_device(self, name: str) -> DeviceInfo: ...
-    async def set_parameter(self, device: str, name: str, value: Any) -> Any: ...
+    async def devices(self) -> list[DeviceInfo]:
+        """Every known driver (built in, from an entry point, from the user folder) with its
+        state: stopped, running or error (the reason says why). Needs a connection."""
+        ...
+
+    async def device_detail(self, name: str) -> DeviceDetail:
+        """The parameters (with values) and functions of the running driver `name`; a remote
+        client gets secret-looking parameter values masked. Raises `ClientError` when the
+        device is not running. Needs a connection."""
+        ...
+
+    async def start_device(self, name: str) -> DeviceInfo:
+        """Start driver `name` (a no-op when it runs) and return its new state. Raises
+        `ClientError` when no driver has that name or it fails to start (the reason is also
+        logged as a deviceError event). Needs a connection."""
+        ...
+
+    async def stop_device(self, name: str) -> DeviceInfo:
+        """Stop driver `name` (a no-op when it is stopped) and return its new state. Raises
+        `ClientError` when no driver has that name. Needs a connection."""
+        ...
+
+    async def set_parameter(self, device: str, name: str, value: Any) -> Any:
+        """Set a public parameter of the running driver `device`, converted to the type of
+        its current value; returns the value it now has. Raises `ClientError` when the device
+        is not running, the parameter is unknown or read-only, or the value does not convert.
+        Needs a connection."""
+        ...
+
     async def call_function(
         self,
         device: str,
         name: str,
         args: list[Any] | None = None,
         kwargs: dict[str, Any] | None = None,
-    ) -> Any: ...
+    ) -> Any:
+        """Call a public method of the running driver `device` (in a thread) and return its
+        result (JSON-safe over a remote client). Raises `ClientError` when the device is not
+        running, the function is not one of its public functions, or the call itself raised (the message
+        names the exception). Needs a connection."""
+        ...
 
     # signals
-    async def signals(self) -> list[SignalInfo]: ...
-    async def read_since(self, cursors: dict[str, int]) -> dict[str, SignalChunk]: ...
+    async def signals(self) -> list[SignalInfo]:
+        """Metadata of every signal in memory: unit, sample count, cursor (`written`), epoch
+        and newest sample. Needs a connection."""
+        ...
+
+    async def read_since(self, cursors: dict[str, int]) -> dict[str, SignalChunk]:
+        """The samples of each named signal after its cursor (0: everything held). A chunk's
+        `cursor` is where to continue, `missed` counts samples that left the ring buffer
+        unread, and a changed `epoch` means the signal was replaced or cleared. Unknown names
+        are left out of the result. A remote server caps one call at 2 000 000 samples per
+        signal; ask again from the returned cursor. Needs a connection."""
+        ...
+
     async def window(
         self, names: list[str], xmin: float | None, xmax: float | None, n_points: int
-    ) -> dict[str, SignalWindow]: ...
+    ) -> dict[str, SignalWindow]:
+        """The in-memory samples of each named signal with xmin <= x <= xmax (None: open end),
+        min/max-decimated to about n_points. Unknown names are left out. A remote client
+        fetches only the buckets that changed since its last call. Needs a connection."""
+        ...
+
     async def stats(
         self, name: str, xmin: float | None = None, xmax: float | None = None
-    ) -> SignalStats | None: ...
+    ) -> SignalStats | None:
+        """Count, min, max, mean and integral of a signal's in-memory samples in [xmin, xmax];
+        None when none fall in that range. Raises `ClientError` for an unknown signal. Needs
+        a connection."""
+        ...
+
     async def send(
         self,
         dname: str,
         values: dict[str, float],
         units: dict[str, str] | None = None,
         x: float | None = None,
-    ) -> None: ...
-    async def clear_signals(self, names: list[str] | None = None) -> None: ...
-    async def delete_signals(self, names: list[str]) -> None: ...
+    ) -> None:
+        """Stream one sample per signal to device `dname` (RTOC's stream()), at time x (None:
+        now). Raises `ClientError` for a value that is not a number. Needs a connection."""
+        ...
+
+    async def clear_signals(self, names: list[str] | None = None) -> None:
+        """Drop the in-memory samples of the named signals (all when None); the signals stay
+        listed and unknown names are ignored. Needs a connection."""
+        ...
+
+    async def delete_signals(self, names: list[str]) -> None:
+        """Remove the named signals from memory entirely; unknown names are ignored. Needs a
+        connection."""
+        ...
 
     # events
-    async def events_since(self, cursor: int = 0) -> list[EventInfo]: ...
+    async def events_since(self, cursor: int = 0) -> list[EventInfo]:
+        """Events with seq > cursor, oldest first (pass the last seq seen; 0: all held).
+        Needs a connection."""
+        ...
+
     async def add_event(
         self, text: str, dname: str = "", sname: str = "", priority: int = 0, id: str = ""
-    ) -> None: ...
-    async def clear_events(self) -> None: ...
+    ) -> None:
+        """Record an event now; priority is clamped to 0 (info), 1 (warning) or 2 (error).
+        Needs a connection."""
+        ...
+
+    async def clear_events(self) -> None:
+        """Forget every event held in memory. Needs a connection."""
+        ...
 
     # scripts and automation (rtoc_tui.scripting)
     async def run_script(
@@ -246,26 +349,90 @@ class LoggerClient(Protocol):
         mode: str = "once",
         samplerate: float | None = None,
         triggers: list[str] | None = None,
-    ) -> ScriptInfo: ...
-    async def scripts(self) -> list[ScriptInfo]: ...
-    async def stop_script(self, script_id: str) -> None: ...
-    async def script_output(self, script_id: str, cursor: int = 0) -> ScriptOutput: ...
-    async def saved_scripts(self) -> list[str]: ...
-    async def load_script(self, name: str) -> str: ...
-    async def save_script(self, name: str, source: str) -> None: ...
-    async def global_events(self) -> dict[str, dict[str, Any]]: ...
-    async def set_global_event(self, name: str, spec: dict[str, Any] | None) -> None: ...
-    async def global_actions(self) -> dict[str, dict[str, Any]]: ...
-    async def set_global_action(self, name: str, spec: dict[str, Any] | None) -> None: ...
+    ) -> ScriptInfo:
+        """Start an RTOC script: once, repeatedly at samplerate Hz (mode "repeat") or on new
+        data of the trigger signals (mode "trigger"); returns the run, whose output
+        `script_output` reads. Raises `ClientError` for a script that does not compile, a bad
+        mode, rate or trigger list, or a logger without scripting. Privileged; needs a
+        connection."""
+        ...
+
+    async def scripts(self) -> list[ScriptInfo]:
+        """The script runs and their states ([] without scripting). Privileged; needs a
+        connection."""
+        ...
+
+    async def stop_script(self, script_id: str) -> None:
+        """Stop a script run (waiting up to 0.25 s for it to end). Raises `ClientError` for an unknown id
+        or without scripting. Privileged; needs a connection."""
+        ...
+
+    async def script_output(self, script_id: str, cursor: int = 0) -> ScriptOutput:
+        """Output lines of a run after cursor, the next cursor, its state and error text.
+        Raises `ClientError` for an unknown id or without scripting. Privileged; needs a
+        connection."""
+        ...
+
+    async def saved_scripts(self) -> list[str]:
+        """Names of the scripts saved in the user folder's scripts/ ([] without scripting).
+        Privileged; needs a connection."""
+        ...
+
+    async def load_script(self, name: str) -> str:
+        """The source of a saved script. Raises `ClientError` for an invalid or unknown name,
+        or without scripting. Privileged; needs a connection."""
+        ...
+
+    async def save_script(self, name: str, source: str) -> None:
+        """Save source as scripts/<name>.py in the user folder (replacing it atomically).
+        Raises `ClientError` for an invalid name, a write error, or without scripting.
+        Privileged; needs a connection."""
+        ...
+
+    async def global_events(self) -> dict[str, dict[str, Any]]:
+        """RTOC's global events: name -> definition (cond, text, priority, id, trigger ...); {}
+        without scripting. Privileged; needs a connection."""
+        ...
+
+    async def set_global_event(self, name: str, spec: dict[str, Any] | None) -> None:
+        """Create or replace a global event (spec None deletes it) and save the set. Raises
+        `ClientError` for an invalid definition or without scripting. Privileged; needs a
+        connection."""
+        ...
+
+    async def global_actions(self) -> dict[str, dict[str, Any]]:
+        """RTOC's global actions: name -> definition (listenID, script, active ...); {}
+        without scripting. Privileged; needs a connection."""
+        ...
+
+    async def set_global_action(self, name: str, spec: dict[str, Any] | None) -> None:
+        """Create or replace a global action (spec None deletes it) and save the set. Raises
+        `ClientError` for an invalid definition or without scripting. Privileged; needs a
+        connection."""
+        ...
 
     # settings
-    async def config(self) -> list[ConfigValue]: ...
-    async def set_config(self, updates: dict[str, Any]) -> list[ConfigValue]: ...
+    async def config(self) -> list[ConfigValue]:
+        """Every config key with its value, where the value came from (default, file, env,
+        cli) and its doc; secrets are masked. Needs a connection."""
+        ...
+
+    async def set_config(self, updates: dict[str, Any]) -> list[ConfigValue]:
+        """Validate {"section.key": value} updates, write them to config.json and apply those
+        that take effect at runtime; a secret sent back masked keeps its stored value. Returns
+        the config afterwards. Raises `ClientError` naming the key for an unknown key or a bad
+        value (nothing is written then). Privileged; needs a connection."""
+        ...
 
     # storage (rtoc_tui.storage)
     async def query(
         self, name: str, xmin: float | None, xmax: float | None, max_n: int
-    ) -> SignalWindow: ...
+    ) -> SignalWindow:
+        """A signal's history in [xmin, xmax] decimated to about max_n points: from storage
+        when the logger has it, else from memory. Raises `ClientError` for an unknown signal.
+        Needs a connection."""
+        ...
+
     async def export(
         self,
         path: str,
@@ -273,4 +440,9 @@ class LoggerClient(Protocol):
         xmin: float | None,
         xmax: float | None,
         fmt: str = "csv",
-    ) -> str: ...
+    ) -> str:
+        """Write the named signals (all when None) in [xmin, xmax], stored history and memory,
+        to path on the logger's machine, as fmt (csv or json); returns the path written.
+        Raises `ClientError` for an unknown format or a write error. Privileged; needs a
+        connection."""
+        ...
