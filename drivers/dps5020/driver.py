@@ -250,15 +250,15 @@ class DPS5020(LoggerPlugin):
                 )
             self._model = model
             return model
-        model = MODELS.get(model_id)
-        if model is None:
+        found = MODELS.get(model_id)
+        if found is None:
             known = ", ".join(MODELS_BY_NAME)
             raise DPSError(
                 f"DPS5020 on {self._port}: unknown model id {model_id} in register 0x0B; "
                 f"set devices.DPS5020.model to one of {known}"
             )
-        self._model = model
-        return model
+        self._model = found
+        return found
 
     # -- writes ---------------------------------------------------------------------------------
     def _write(self, reg: int, raw: int, what: str) -> None:

@@ -244,8 +244,8 @@ class DPSEmulator(PtyEmulator):
             start, qty, nbytes = struct.unpack(">HHB", pdu[:5])
             if not 1 <= qty <= 123 or nbytes != 2 * qty or len(pdu) != 5 + nbytes:
                 return bytes([0x90, 0x03])
-            values = struct.unpack(f">{qty}H", pdu[5:])
-            for k, v in enumerate(values):
+            words_in = struct.unpack(f">{qty}H", pdu[5:])
+            for k, v in enumerate(words_in):
                 err = self._write(start + k, v)
                 if err:
                     return bytes([0x90, err])

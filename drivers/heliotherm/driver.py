@@ -368,8 +368,9 @@ class Heliotherm(LoggerPlugin):
         if response.isError():
             code = getattr(response, "exception_code", None)
             hint = " (check devices.Heliotherm.unit_id)" if code in (10, 11) else ""
+            meaning = EXCEPTION_NAMES.get(code, "unknown") if isinstance(code, int) else "unknown"
             raise HeliothermError(
-                f"{self._where()}: {what}: Modbus exception {code} ({EXCEPTION_NAMES.get(code, 'unknown')}){hint}"
+                f"{self._where()}: {what}: Modbus exception {code} ({meaning}){hint}"
             )
         return response
 

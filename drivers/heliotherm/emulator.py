@@ -300,8 +300,8 @@ class HeliothermEmulator(LoopbackServer):
                 return exc(ILLEGAL_VALUE)
             if not _in(addr, count, HOLDING_RANGES):
                 return exc(ILLEGAL_ADDRESS)
-            values = struct.unpack(f">{count}H", data[5 : 5 + nbytes])
-            for i, v in enumerate(values):
+            words_in = struct.unpack(f">{count}H", data[5 : 5 + nbytes])
+            for i, v in enumerate(words_in):
                 err = self.model.write(addr + i, v)
                 if err is not None:
                     return exc(err)

@@ -161,7 +161,7 @@ class INA219(LoggerPlugin):
     # -- parameters ---------------------------------------------------------------------------
     def _recalibrate(self, **changes: Any) -> None:
         c = self._cal
-        args = {
+        args: dict[str, Any] = {  # Calibration's keywords; changes override them
             "shunt_ohms": c.shunt_ohms,
             "max_expected_amps": c.max_expected_amps,
             "bus_range_v": 32 if c.bus_limit == 8000 else 16,

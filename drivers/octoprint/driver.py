@@ -14,7 +14,7 @@ import json
 import re
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from rtoc_tui.core.plugin import LoggerPlugin
@@ -41,7 +41,7 @@ def _signal(heater: str) -> str:
     return heater[:1].upper() + heater[1:]
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -306,7 +306,9 @@ class OctoPrint(LoggerPlugin):
             if data["target"] is not None:  # null: no target set
                 values.append((_signal(heater) + "Target", float(data["target"]), "°C"))
         self._temps = parsed
-        flags = st.get("flags") if isinstance(st.get("flags"), dict) else {}
+        flags = st.get("flags")
+        if not isinstance(flags, dict):
+            flags = {}
         return st["text"], bool(flags.get("error")) or st["text"] in ERROR_STATES
 
     def _parse_job(self, job: Any) -> list[tuple[str, float, str]]:
@@ -330,8 +332,9 @@ class OctoPrint(LoggerPlugin):
             out.append((name, float(value), unit))
         completion = progress.get("completion")
         self._progress = float(completion) if _number(completion) else None
-        file = info.get("file") if isinstance(info.get("file"), dict) else {}
-        self._file = file.get("name") if isinstance(file.get("name"), str) else None
+        file = info.get("file")
+        file_name = file.get("name") if isinstance(file, dict) else None
+        self._file = file_name if isinstance(file_name, str) else None
         return out
 
     def _set_state(self, state: str, error: bool) -> None:

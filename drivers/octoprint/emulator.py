@@ -308,7 +308,7 @@ class OctoPrintEmulator(LoopbackServer):
             if path == "/api/job":
                 return 200, m.job()
             if path == "/api/connection":
-                current = {
+                current: dict[str, Any] = {
                     "state": "Closed",
                     "port": None,
                     "baudrate": None,

@@ -25,9 +25,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
-from otii_tcp_client import arc, battery_emulator, otii, otii_connection, project, recording
+from otii_tcp_client import arc, battery_emulator, otii, otii_connection, project
 from otii_tcp_client.otii_client import LICENSE_MAP
 from otii_tcp_client.otii_exception import Otii_Exception
+from otii_tcp_client.recording import Recording  # `recording` is also a property below
 
 from rtoc_tui.core.plugin import LoggerPlugin
 from rtoc_tui.core.settings import Setting, SettingsError
@@ -218,7 +219,7 @@ class Otii(LoggerPlugin):
         self._otii: otii.Otii | None = None
         self._arc: arc.Arc | None = None
         self._project: project.Project | None = None
-        self._recording: recording.Recording | None = None
+        self._recording: Recording | None = None
         self._battery: battery_emulator.BatteryEmulator | None = None
         # kept across reconnects: server-side state this driver owns
         self._rec_id: int | None = None
@@ -557,7 +558,7 @@ class Otii(LoggerPlugin):
             fits = [
                 lic
                 for lic in licences
-                if lic.get("available") and kind in LICENSE_MAP.get(lic.get("type"), [])
+                if lic.get("available") and kind in LICENSE_MAP.get(lic.get("type", ""), [])
             ]
             if any(lic.get("reserved_to") for lic in fits):
                 continue
@@ -640,7 +641,7 @@ class Otii(LoggerPlugin):
         """Append every channel's samples that arrived since the last poll."""
         a, rec = self._arc, self._recording
         assert a is not None and rec is not None
-        store = self._host.store
+        store = self._store()
         dname = self._devicename
         limit = self.settings["max_batch"]
         got = False
@@ -680,7 +681,7 @@ class Otii(LoggerPlugin):
         """Without a recording: one current value per channel (arc_get_value)."""
         a = self._arc
         assert a is not None
-        store = self._host.store
+        store = self._store()
         for ch in self._channels:
             self._step = f"read value {ch}"
             value = a.get_value(ch)
@@ -689,7 +690,13 @@ class Otii(LoggerPlugin):
             self._ingested += 1
 
     # -- helpers --------------------------------------------------------------------------------
-    def _require_recording(self) -> recording.Recording:
+    def _store(self) -> Any:
+        """The logger's SignalStore, for bulk appends (stream() takes one sample at a time)."""
+        if self._host is None:
+            raise OtiiError("the driver has no logger to write samples to")
+        return self._host.store
+
+    def _require_recording(self) -> Recording:
         if self._recording is not None:
             return self._recording
         if self._project is not None:

@@ -1189,14 +1189,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--password", default=None, help="password of --username")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    devices = [
-        tuple(d.split(":", 1)) if ":" in d else ("Arc", d) for d in (args.device or ["Arc:Arc I"])
-    ]
+    devices: list[tuple[str, str]] = []  # (type, name); a bare name is an Arc
+    for d in args.device or ["Arc:Arc I"]:
+        kind, sep, name = d.partition(":")
+        devices.append((kind, name) if sep else ("Arc", d))
     emu = OtiiEmulator(
         args.host,
         args.port,
         sample_rate=args.rate,
-        devices=devices,  # type: ignore[arg-type]
+        devices=devices,
         username=args.username,
         password=args.password,
     )

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, replace
+from typing import TypedDict, Unpack
 
 from ..emulation.pty_pair import PtyEmulator
 
@@ -156,6 +157,18 @@ def autorange(value: float, unit: str) -> tuple[str, str]:
     return best[1], best[2]
 
 
+class MeterFlags(TypedDict, total=False):
+    """The display flags of a MeterState, as keyword arguments of the set_* methods."""
+
+    ac: bool
+    auto: bool
+    hold: bool
+    rel: bool
+    low_battery: bool
+    diode: bool
+    beep: bool
+
+
 @dataclass(frozen=True)
 class MeterState:
     """What the meter currently displays."""
@@ -210,16 +223,18 @@ class VC820Emulator(PtyEmulator):
         with self._lock:
             self._state, self._frame = state, frame
 
-    def set_display(self, display: str, prefix: str = "", unit: str = "V", **flags: bool) -> None:
+    def set_display(
+        self, display: str, prefix: str = "", unit: str = "V", **flags: Unpack[MeterFlags]
+    ) -> None:
         """Show an LCD content, e.g. set_display('-0.056', 'm', 'A')."""
         self.set_state(MeterState(display=display, prefix=prefix, unit=unit, **flags))
 
-    def set_reading(self, value: float, unit: str = "V", **flags: bool) -> None:
+    def set_reading(self, value: float, unit: str = "V", **flags: Unpack[MeterFlags]) -> None:
         """Show a value in base units, auto-ranged like the meter (e.g. 0.0123 V -> 12.30 mV)."""
         display, prefix = autorange(value, unit)
         self.set_state(MeterState(display=display, prefix=prefix, unit=unit, **flags))
 
-    def set_flags(self, **flags: bool) -> None:
+    def set_flags(self, **flags: Unpack[MeterFlags]) -> None:
         """Change flags (hold, rel, ac, low_battery, ...) and keep the displayed value."""
         self.set_state(replace(self._state, **flags))
 
