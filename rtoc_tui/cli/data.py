@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +18,8 @@ from .common import HomeOpt, console, err_console, fail
 
 # The storage and transfer layers (and through them the kernel) are imported inside the
 # commands: registering these commands must not load them for `rtoc attach`.
+if TYPE_CHECKING:
+    from ..storage.base import StorageEngine
 
 
 def parse_time(text: str | None) -> float | None:
@@ -34,7 +36,7 @@ def parse_time(text: str | None) -> float | None:
         raise typer.BadParameter(f"{text!r} is neither Unix seconds nor an ISO date/time") from None
 
 
-def _open(home: Path | None) -> tuple[Home, object]:
+def _open(home: Path | None) -> tuple[Home, StorageEngine]:
     from ..storage import StorageError, make_engine
 
     h = Home(resolve_home(home))
@@ -79,11 +81,11 @@ def export_cmd(
     _h, engine = _open(home)
     try:
         with RichProgress(err_console) as progress:
-            out = export(EngineSource(engine), output, signal or None, xmin, xmax, fmt, progress)  # type: ignore[arg-type]
+            out = export(EngineSource(engine), output, signal or None, xmin, xmax, fmt, progress)
     except (ExportError, StorageError, OSError) as exc:
         raise fail(f"export failed: {exc}") from exc
     finally:
-        engine.close()  # type: ignore[attr-defined]
+        engine.close()
     console.print(f"wrote {out}")
 
 
@@ -146,14 +148,14 @@ def import_cmd(
     try:
         with RichProgress(err_console) as progress:
             data = read_file(str(file), fmt, mapping, progress)
-            res = import_into_engine(engine, data, progress)  # type: ignore[arg-type]
+            res = import_into_engine(engine, data, progress)
         scripts = write_scripts(h, data.scripts)
         if apply_settings and data.settings:
             apply_session_settings(h, data.settings)
     except (CsvImportError, SessionError, StorageError, ConfigError, OSError, ValueError) as exc:
         raise fail(f"import failed: {exc}") from exc
     finally:
-        engine.close()  # type: ignore[attr-defined]
+        engine.close()
     console.print(
         f"imported {res.samples:,} samples of {res.signals} signals and {res.events} events from {file}"
         + (f" ({data.source_format})" if data.source_format else "")

@@ -18,7 +18,7 @@ import math
 import socket
 from collections import OrderedDict
 from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -44,9 +44,12 @@ from ..api import (
 from ..decimate import quantize_width
 from ..wire import is_loopback
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 log = logging.getLogger("rtoc.remote")
 
-T = TypeVar("T")
+_D = TypeVar("_D", bound="DataclassInstance")
 
 DEFAULT_PORT = 5050
 CALL_TIMEOUT_S = 30.0
@@ -55,9 +58,9 @@ MAX_REPLY_BYTES = 1024 * 1024 * 1024
 WINDOW_CACHE_SIZE = 256
 
 
-def _build(cls: type[T], data: dict[str, Any]) -> T:
+def _build(cls: type[_D], data: dict[str, Any]) -> _D:
     """A dataclass from a dict, ignoring keys this client does not know (newer servers)."""
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
 
 

@@ -55,6 +55,8 @@ class _InertBase:
 
 
 class _InertModule(types.ModuleType):
+    __rtoc_stub__: bool  # marks our stand-in (tests tell it from a real PyQt5)
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
@@ -74,7 +76,7 @@ class _QtStubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def create_module(self, spec: Any) -> types.ModuleType:
         mod = _InertModule(spec.name)
         mod.__path__ = []  # a package, so submodule imports work
-        mod.__rtoc_stub__ = True  # type: ignore[attr-defined]
+        mod.__rtoc_stub__ = True
         return mod
 
     def exec_module(self, module: types.ModuleType) -> None:

@@ -214,9 +214,10 @@ class LoggerPlugin:
             samplerate = 1.0 / interval
         if not samplerate or samplerate <= 0 or not math.isfinite(samplerate):
             return False
-        running = self._timer is not None and self._timer.running
-        if running:
-            self._timer.stop()  # type: ignore[union-attr]
+        prev = self._timer
+        running = prev is not None and prev.running
+        if prev is not None and running:
+            prev.stop()
         self._samplerate = float(samplerate)
         self._timer = _PerpetualTimer(self, fun)
         if running:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 
@@ -50,7 +50,9 @@ def _accepts_rtoc_self(fn: F) -> F:
             args = args[1:]
         return fn(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    # F stands for the documented signature (what scripts and help() show), which the wrapper
+    # also accepts with RTOC's leading self; a ParamSpec cannot say "plus one optional arg".
+    return cast(F, wrapper)
 
 
 def _is_data(value: Any) -> bool:

@@ -213,6 +213,8 @@ class Automation:
         rate = None
         if mode == "repeat":
             try:
+                # samplerate comes unchecked from clients and scripts: None (or any non-number)
+                # raises TypeError here, which becomes the error below
                 rate = float(samplerate)  # type: ignore[arg-type]
             except (TypeError, ValueError):
                 raise ScriptingError("a repeated script needs a samplerate in Hz") from None

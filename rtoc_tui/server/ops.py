@@ -138,7 +138,8 @@ class ExtensionOps:
         self.instance = secrets.token_hex(8)  # lets a client notice that the server restarted
 
     def needs_wait(self, req: dict[str, Any]) -> bool:
-        spec = OPS.get(req.get("op"))  # type: ignore[arg-type]
+        op = req.get("op")
+        spec = OPS.get(op) if isinstance(op, str) else None
         return spec is not None and spec.wait
 
     async def run(self, req: Any, ctx: RequestContext) -> dict[str, Any]:

@@ -383,6 +383,8 @@ class AcceptThread:
         # One per wake-up: the epoll is level-triggered, so a burst comes back at once, and a
         # sequential client never pays for the accept() that would only say EAGAIN.
         try:
+            # CPython's socket._accept() returns the raw fd: no socket object is built for a
+            # connection that is handed over as an fd anyway. Typeshed does not declare it.
             fd, peer = lsock._accept()  # type: ignore[attr-defined]
         except _AGAIN:
             return
@@ -453,6 +455,8 @@ class AcceptThread:
                 return
             conn.requests += 1
             if type(result) is not bytes:
+                # a coroutine: the exact type() check is the hot path's cheapest, but mypy
+                # narrows only isinstance, so it still sees bytes in the union here
                 conn.result = result  # type: ignore[assignment]
                 self._handover(conn)
                 return

@@ -91,8 +91,11 @@ def write_csv(
     cur: list[tuple[np.ndarray, np.ndarray, int] | None] = [None] * len(sigs)
 
     def refill(i: int) -> None:
-        while iters[i] is not None and (cur[i] is None or cur[i][2] >= len(cur[i][0])):  # type: ignore[index]
-            nxt = next(iters[i], None)  # type: ignore[arg-type]
+        while True:
+            it, c = iters[i], cur[i]
+            if it is None or (c is not None and c[2] < len(c[0])):
+                return  # exhausted, or rows left in the current chunk
+            nxt = next(it, None)
             if nxt is None:
                 iters[i], cur[i] = None, None
             else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -32,7 +32,7 @@ class RtocCommands(Provider):
     """Devices, signals and plot actions."""
 
     def _app(self) -> RtocApp:
-        return self.app  # type: ignore[return-value]
+        return cast("RtocApp", self.app)  # the provider is registered only by RtocApp
 
     def _main(self) -> MainScreen | None:
         from .screens.main import MainScreen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from textual.dom import DOMNode
 from textual.notifications import SeverityLevel
@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 def rtoc_app(node: DOMNode) -> RtocApp:
     """The running RtocApp (panes reach the client through it, never through each other)."""
-    return node.app  # type: ignore[return-value]
+    return cast("RtocApp", node.app)  # panes and screens run only inside RtocApp
 
 
 def base_screen_visible(node: DOMNode) -> bool:

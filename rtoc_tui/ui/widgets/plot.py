@@ -92,6 +92,7 @@ def load_plotext() -> Any:
             # 100 of its 160 ms import time; we never use it, so a stub stands in for it.
             if "plotext._doc.doc" not in sys.modules:
                 stub = types.ModuleType("plotext._doc.doc")
+                # ModuleType declares no attributes; plotext reads this one at import
                 stub.docs = None  # type: ignore[attr-defined]
                 sys.modules["plotext._doc.doc"] = stub
             import plotext
