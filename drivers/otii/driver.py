@@ -51,6 +51,7 @@ CHANNELS: dict[str, tuple[str, str]] = {
     "vj": ("DCJack", "V"),
     "tp": ("Temperature", "°C"),
 }
+_RANGES: dict[str, arc.Range] = {"low": "low", "high": "high"}  # text -> the client's literal
 _BY_SIGNAL = {sname.lower(): ch for ch, (sname, _) in CHANNELS.items()}
 _UNIX_TIME_MIN = 1e9  # statistics windows above this are Unix times (signal x), not recording s
 
@@ -236,7 +237,7 @@ class Otii(LoggerPlugin):
         # desired output state, applied at every (re)connect
         self._main_voltage: float = s["main_voltage"]
         self._max_current: float = s["max_current"]
-        self._range: str = s["range"]
+        self._range: arc.Range = s["range"]  # "low" or "high" (the setting's choices)
         self._main_power: bool = s["main_power"]
         self._battery_profile: str = s["battery_profile"]
         self.__doc_main_voltage__ = "Main output voltage in V (power box mode)"
@@ -281,9 +282,10 @@ class Otii(LoggerPlugin):
 
     @range.setter
     def range(self, value: str) -> None:
-        if value not in ("low", "high"):
+        rng = _RANGES.get(value)
+        if rng is None:
             raise ValueError(f"range must be 'low' or 'high', not {value!r}")
-        self._update("_range", value, "set range", lambda a: a.set_range(value))  # type: ignore[arg-type]
+        self._update("_range", rng, "set range", lambda a: a.set_range(rng))
 
     @property
     def main_power(self) -> bool:
@@ -499,7 +501,7 @@ class Otii(LoggerPlugin):
         self._step = "find device"
         a = self._select_device(o)
         self._step = "configure device"
-        a.set_range(self._range)  # type: ignore[arg-type]
+        a.set_range(self._range)
         a.set_max_current(self._max_current)
         self._apply_supply(a)
         for ch in self._channels:

@@ -465,7 +465,9 @@ class OtiiEmulator:
                 elif key.data == "accept":
                     self._accept()
                 else:
-                    self._read(key.fileobj)  # type: ignore[arg-type]
+                    conn = key.fileobj  # the selector holds the client sockets besides these two
+                    assert isinstance(conn, socket.socket)
+                    self._read(conn)
                 if self._stopping:
                     break
 
