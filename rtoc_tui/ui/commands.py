@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from .state import is_active
+
 if TYPE_CHECKING:
     from .app import RtocApp
     from .screens.main import MainScreen
@@ -67,7 +69,7 @@ class RtocCommands(Provider):
 
         app = self._app()
         for d in app.state.devices:
-            verb = "Stop" if d.state == "running" else "Start"
+            verb = "Stop" if is_active(d.state) else "Start"
             yield (
                 f"{verb} device {d.name}",
                 f"{d.state}{': ' + d.reason if d.reason else ''}",
