@@ -82,6 +82,10 @@ def run(
     ] = False,
     tcp: Annotated[bool | None, typer.Option("--tcp/--no-tcp", help="Override tcp.active")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Override tcp.port")] = None,
+    web: Annotated[
+        bool | None,
+        typer.Option("--web/--no-web", help="Override web.active: serve the web view (docs/web.md)"),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")] = False,
 ) -> None:
     """Run the logger, with the terminal UI or headless.
@@ -91,6 +95,8 @@ def run(
       rtoc run --demo            # the demo generator with live plots
 
       rtoc run --headless        # a daemon, e.g. under systemd on a Raspberry Pi
+
+      rtoc run --web             # also serve plots and events to browsers (port 8050)
     """
     from . import runtime
 
@@ -99,6 +105,8 @@ def run(
         overrides["tcp.active"] = tcp
     if port is not None:
         overrides["tcp.port"] = port
+    if web is not None:
+        overrides["web.active"] = web
     try:
         h = runtime.demo_home(home) if demo else open_home(home)
         if headless:
@@ -239,7 +247,12 @@ def drivers_test(
 
 # Command groups contributed by other parts of the package: (module, attribute).
 # Each module exposes register(app) that adds its commands.
-_COMMAND_MODULES = ("rtoc_tui.cli_remote", "rtoc_tui.cli_data", "rtoc_tui.config.cli_config")
+_COMMAND_MODULES = (
+    "rtoc_tui.cli_remote",
+    "rtoc_tui.cli_data",
+    "rtoc_tui.config.cli_config",
+    "rtoc_tui.cli_web",
+)
 
 
 def _register_optional_commands() -> None:

@@ -28,11 +28,12 @@ STATUS_LINE_INTERVAL_S = 60.0
 STATUS_FILE_INTERVAL_S = 2.0
 
 # (module, function) pairs that attach optional services to a logger, in start order:
-# storage first (it restores data), then automation, then the TCP server.
+# storage first (it restores data), then automation, then the TCP server and the web view.
 SERVICE_ATTACHERS: tuple[tuple[str, str], ...] = (
     ("rtoc_tui.core.storage", "attach_storage"),
     ("rtoc_tui.core.scripting", "attach_automation"),
     ("rtoc_tui.core.server", "attach_tcp"),
+    ("rtoc_tui.web", "attach_web"),
 )
 
 _SYSLOG_PRIORITY = {

@@ -33,7 +33,7 @@ from .api import (
 )
 
 # Config keys whose values never leave the logger (the UI shows that a value is set, not it).
-SECRET_KEYS = frozenset({"tcp.password", "telegram.token", "postgresql.password"})
+SECRET_KEYS = frozenset({"tcp.password", "telegram.token", "postgresql.password", "web.password"})
 SECRET_MASK = "********"
 
 
@@ -162,7 +162,10 @@ class LocalClient:
 
     @property
     def info(self) -> ServerInfo:
-        return ServerInfo(host="local", port=None, remote=False, connected=True)
+        # The web view (rtoc_tui.web, a service of this logger) tells the TUI header its address.
+        web = getattr(self.logger, "web", None)
+        extra = {"web": web.url} if web is not None and getattr(web, "running", False) else {}
+        return ServerInfo(host="local", port=None, remote=False, connected=True, extra=extra)
 
     async def connect(self) -> None:
         return None

@@ -28,7 +28,7 @@ from .schema import Config, ConfigError, from_json, iter_fields
 
 T = TypeVar("T")
 
-SECRET_KEYS = frozenset({"tcp.password", "postgresql.password", "telegram.token"})
+SECRET_KEYS = frozenset({"tcp.password", "postgresql.password", "telegram.token", "web.password"})
 """Keys whose values are never printed in full."""
 
 CLEAR = "-"

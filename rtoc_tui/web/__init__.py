@@ -1,0 +1,34 @@
+"""The web view: plots, events and status of a logger in any browser (aiohttp, `web` extra).
+
+This module stays light (no aiohttp import) so that a logger without the extra still starts:
+`attach_web` only loads the server when web.active is true, and says which extra is missing.
+See docs/web.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..core.logger import Logger
+
+log = logging.getLogger("rtoc.web")
+
+MISSING_EXTRA = "the web view needs aiohttp: pip install 'rtoc-tui[web]'"
+
+
+def attach_web(logger: Logger) -> Any:
+    """Add the web view to a (not yet started) logger when web.active is true."""
+    if not logger.config.web.active:
+        logger.web = None  # type: ignore[attr-defined]
+        return None
+    try:
+        from .service import add_web_server
+    except ModuleNotFoundError as exc:
+        if exc.name != "aiohttp":
+            raise
+        log.error("web.active is set but %s", MISSING_EXTRA)
+        logger.web = None  # type: ignore[attr-defined]
+        return None
+    return add_web_server(logger)
