@@ -58,9 +58,7 @@ class BadRequest(web.HTTPBadRequest):
     """A request parameter is missing or out of range; the text says which and why."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(
-            body=orjson.dumps({"error": message}), headers={"Content-Type": "application/json"}
-        )
+        super().__init__(text=orjson.dumps({"error": message}).decode(), content_type="application/json")
 
 
 def json_response(data: Any) -> web.Response:
@@ -153,7 +151,7 @@ class WebView:
             return await fn()
         except ClientError as exc:
             raise web.HTTPServiceUnavailable(
-                body=orjson.dumps({"error": str(exc)}), headers=HEADERS_JSON
+                text=orjson.dumps({"error": str(exc)}).decode(), content_type="application/json"
             ) from exc
         finally:
             self._heavy.release()

@@ -199,6 +199,10 @@
       frag.appendChild(d);
     }
     list.replaceChildren(frag);
+    renderNote();
+  }
+
+  function renderNote() {
     $("#sig-note").textContent = state.signals.size
       ? state.selected.length + " of " + state.signals.size + " signals plotted"
       : "No signals yet.";
@@ -217,6 +221,7 @@
       state.selected.splice(i, 1);
       state.series.delete(name);
     }
+    renderNote();
     writeHash();
     fetchFull();
   }
@@ -238,7 +243,8 @@
   function dataUrl(extra) {
     const p = new URLSearchParams();
     for (const n of state.selected) p.append("s", n);
-    p.set("n", String(nPoints()));
+    state.lastN = nPoints();
+    p.set("n", String(state.lastN));
     for (const k in extra) if (extra[k] !== null && extra[k] !== undefined) p.set(k, String(extra[k]));
     return "/api/data?" + p.toString();
   }
@@ -378,8 +384,6 @@
     return uPlot.join(tables);
   }
 
-  let programmatic = 0;   // >0 while this code (not the user) moves the scales
-
   function makeChart(key, grp, box, width) {
     const narrow = window.innerWidth <= 720;
     const series = [{ label: grp.xy ? "x" : "time", value: (u, v) => (v === null ? "–" : fmtTime(v, true)) }];
@@ -401,12 +405,19 @@
       ],
       cursor: {
         sync: { key: grp.xy ? "rtoc-xy" : "rtoc", setSeries: false },
-        drag: { x: true, y: false, setScale: true },
+        // uPlot only draws the selection; setSelect below turns it into a range (a setScale
+        // hook cannot tell the user's zoom from this code's, as uPlot defers its hooks).
+        drag: { x: true, y: false, setScale: false },
         bind: { dblclick: () => null },
       },
       legend: { live: true },
       hooks: {
-        setScale: [(u, key) => { if (key === "x" && !programmatic && !grp.xy) userRange(u.scales.x.min, u.scales.x.max, u); }],
+        setSelect: [(u) => {
+          if (grp.xy || u.select.width < 3) return;
+          const a = u.posToVal(u.select.left, "x"), b = u.posToVal(u.select.left + u.select.width, "x");
+          u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+          userRange(a, b, null);
+        }],
         draw: [(u) => { if (!grp.xy) drawMarks(u); }],
       },
     };
@@ -435,13 +446,10 @@
         box.dataset.group = key;
         box.appendChild(el("h3", "", (grp.xy ? "XY " : "") + (grp.unit || "no unit")));
         root.appendChild(box);
-        programmatic++;
-        try { c = { u: makeChart(key, grp, box, width), names: grp.names.slice(), box, xy: grp.xy }; }
-        finally { programmatic--; }
+        c = { u: makeChart(key, grp, box, width), names: grp.names.slice(), box, xy: grp.xy };
         state.charts.set(key, c);
       } else {
-        programmatic++;
-        try { c.u.setData(chartData(grp.names), true); } finally { programmatic--; }
+        c.u.setData(chartData(grp.names), true);
       }
     }
     // keep the chart order as the groups' order
@@ -458,23 +466,16 @@
   }
 
   function updateCharts(left, right) {
-    programmatic++;
-    try {
-      for (const c of state.charts.values()) {
-        const grp = { names: c.names };
-        c.u.setData(chartData(grp.names), c.xy);
-        if (!c.xy) c.u.setScale("x", { min: left, max: right });
-      }
-    } finally { programmatic--; }
+    for (const c of state.charts.values()) {
+      c.u.setData(chartData(c.names), c.xy);
+      if (!c.xy) c.u.setScale("x", { min: left, max: right });
+    }
     state.range = { xmin: left, xmax: right };
     renderRange();
   }
 
   function setAllX(xmin, xmax, except) {
-    programmatic++;
-    try {
-      for (const c of state.charts.values()) if (!c.xy && c.u !== except) c.u.setScale("x", { min: xmin, max: xmax });
-    } finally { programmatic--; }
+    for (const c of state.charts.values()) if (!c.xy && c.u !== except) c.u.setScale("x", { min: xmin, max: xmax });
   }
 
   function renderRange() {
@@ -537,6 +538,7 @@
       return u.posToVal(clientX - r.left, "x");
     };
     over.addEventListener("wheel", (ev) => {
+      if (!ev.deltaX && !ev.deltaY) return;
       ev.preventDefault();
       const { min, max } = u.scales.x;
       if (Math.abs(ev.deltaX) > Math.abs(ev.deltaY)) {
@@ -602,10 +604,7 @@
   function resizeCharts() {
     const width = chartWidth();
     const narrow = window.innerWidth <= 720;
-    programmatic++;
-    try {
-      for (const c of state.charts.values()) c.u.setSize({ width, height: narrow ? 200 : 260 });
-    } finally { programmatic--; }
+    for (const c of state.charts.values()) c.u.setSize({ width, height: narrow ? 200 : 260 });
   }
 
   function goLive() {
@@ -794,6 +793,12 @@
       resizeTimer = setTimeout(() => { resizeCharts(); }, 150);
     });
     if (window.innerWidth <= 720 && state.selected.length) $("#picker").classList.add("folded");
+    window.addEventListener("hashchange", () => {
+      // a link or the back button: the address says which page (and plot view) to show
+      const h = parseHash();
+      if (h.page === "plots" && h.params.toString()) { applyHashParams(h.params); fetchFull(); renderPicker(); }
+      if (h.page !== state.page) showPage(h.page);
+    });
 
     showPage(page);
     refreshStatus();
