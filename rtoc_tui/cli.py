@@ -84,7 +84,9 @@ def run(
     port: Annotated[int | None, typer.Option("--port", help="Override tcp.port")] = None,
     web: Annotated[
         bool | None,
-        typer.Option("--web/--no-web", help="Override web.active: serve the web view (docs/web.md)"),
+        typer.Option(
+            "--web/--no-web", help="Override web.active: serve the web view (docs/web.md)"
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")] = False,
 ) -> None:

@@ -8,18 +8,19 @@ See docs/web.md.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ..core.logger import Logger
+from typing import Any
 
 log = logging.getLogger("rtoc.web")
 
 MISSING_EXTRA = "the web view needs aiohttp: pip install 'rtoc-tui[web]'"
 
 
-def attach_web(logger: Logger) -> Any:
-    """Add the web view to a (not yet started) logger when web.active is true."""
+def attach_web(logger: Any) -> Any:
+    """Add the web view to a (not yet started) logger when web.active is true.
+
+    `logger` is a core Logger; the web package never imports core (it reads the logger through
+    LocalClient), so the type stays Any here.
+    """
     if not logger.config.web.active:
         logger.web = None  # type: ignore[attr-defined]
         return None

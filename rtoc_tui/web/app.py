@@ -58,7 +58,9 @@ class BadRequest(web.HTTPBadRequest):
     """A request parameter is missing or out of range; the text says which and why."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(text=orjson.dumps({"error": message}).decode(), content_type="application/json")
+        super().__init__(
+            text=orjson.dumps({"error": message}).decode(), content_type="application/json"
+        )
 
 
 def json_response(data: Any) -> web.Response:
@@ -269,7 +271,8 @@ class WebView:
             lo, hi = await self._latest_n(timed, infos, last, n, out)
         else:
             if span is not None:
-                newest = max((infos[m].latest[0] for m in timed if infos[m].latest), default=None)
+                latest = [infos[m].latest for m in timed]
+                newest = max((t[0] for t in latest if t is not None), default=None)
                 hi = now if not self.store_mode or newest is None else newest
                 lo = hi - span
             if timed:

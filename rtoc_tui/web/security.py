@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from ..config.schema import Config
 from ..config.wizard import is_loopback
@@ -117,9 +118,7 @@ def _host_is_loopback(host_header: str) -> bool:
     return host.lower() in LOOPBACK_NAMES or is_loopback(host)
 
 
-def make_guard(
-    options: WebOptions,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def make_guard(options: WebOptions) -> Middleware:
     """Middleware: Host check on loopback, then the password (basic auth, cookie or token link)."""
     token = options.token() if options.password else ""
     password = options.password.encode()

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
 from aiohttp import web
 
 from ..client.api import LoggerClient
 from .app import make_app
 from .security import WebConfigError, WebOptions
-
-if TYPE_CHECKING:
-    from ..core.logger import Logger
 
 log = logging.getLogger("rtoc.web")
 
@@ -101,8 +98,8 @@ class WebServer:
             self.runner = None
 
 
-def add_web_server(logger: Logger, options: WebOptions | None = None) -> WebServer:
-    """Serve the web view of this (not yet started) logger on its loop, as one of its services."""
+def add_web_server(logger: Any, options: WebOptions | None = None) -> WebServer:
+    """Serve the web view of this (not yet started) core Logger on its loop, as a service."""
     from ..client.local import LocalClient
 
     def report(text: str) -> None:
