@@ -455,6 +455,8 @@
     // keep the chart order as the groups' order
     for (const key of wantKeys) root.appendChild(state.charts.get(key).box);
     $("#plots-empty").hidden = state.selected.length > 0;
+    // bench/bench_web.py reads this: ms from navigation start to the first drawn charts
+    if (!state.firstDrawMs && state.charts.size) state.firstDrawMs = performance.now();
     const r = state.range;
     if (state.follow && state.view.mode !== "all") {
       const right = liveRight();
