@@ -378,3 +378,24 @@ async def test_a_stuck_browser_does_not_slow_the_logger(home: Home) -> None:
             w.close()
     finally:
         await logger.stop()
+
+
+async def test_tui_header_shows_the_web_view(home: Home) -> None:
+    from rtoc_tui.ui.app import build_app
+    from rtoc_tui.ui.widgets.status import StatusBar
+
+    _web_config(home)
+    logger = runtime.build_logger(home)
+    await logger.start(autorun=False)
+    try:
+        app = build_app(LocalClient(logger), logger.config)
+        async with app.run_test(size=(220, 30)) as pilot:
+            header = ""
+            for _ in range(50):
+                await pilot.pause(0.1)
+                header = str(app.screen.query_one(StatusBar).render())
+                if "web " in header:
+                    break
+            assert f"web {logger.web.url}" in header
+    finally:
+        await logger.stop()
