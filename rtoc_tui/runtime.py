@@ -6,7 +6,6 @@ Headless mode never imports Textual: the UI is imported only inside `run_with_tu
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 import os
@@ -20,6 +19,9 @@ from typing import Any
 from .atomic import atomic_write_text
 from .config.home import Home, load_config, save_config
 from .core.logger import Logger
+from .scripting import attach_automation
+from .server.tcp import attach_tcp
+from .storage import attach_storage
 
 log = logging.getLogger("rtoc")
 
@@ -27,14 +29,6 @@ STOP_TIMEOUT_S = 5.0
 STATUS_LINE_INTERVAL_S = 60.0
 STATUS_FILE_INTERVAL_S = 2.0
 
-# (module, function) pairs that attach optional services to a logger, in start order:
-# storage first (it restores data), then automation, then the TCP server and the web view.
-SERVICE_ATTACHERS: tuple[tuple[str, str], ...] = (
-    ("rtoc_tui.core.storage", "attach_storage"),
-    ("rtoc_tui.core.scripting", "attach_automation"),
-    ("rtoc_tui.core.server", "attach_tcp"),
-    ("rtoc_tui.web", "attach_web"),
-)
 
 _SYSLOG_PRIORITY = {
     logging.CRITICAL: 2,
@@ -76,18 +70,49 @@ def setup_logging(
 def build_logger(
     home: Home, overrides: dict[str, Any] | None = None, *, services: bool = True, **kw: Any
 ) -> Logger:
-    """A Logger for this home, with storage, automation and TCP attached as configured."""
+    """A Logger for this home, with storage, automation and TCP attached as configured.
+
+    Start order is the order of attachment: storage first (it restores data), then automation
+    (its conditions see the restored signals), then the TCP server and the web view (clients
+    come last).
+    """
     logger = Logger.from_home(home, cli=overrides, **kw)
     if services:
-        for module_name, func_name in SERVICE_ATTACHERS:
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as exc:
-                if exc.name != module_name:
-                    raise
-                continue  # that part of the logger is not installed in this build
-            getattr(module, func_name)(logger)
+        attach_storage(logger)
+        attach_automation(logger)
+        attach_tcp(logger)
+        attach_web(logger)
     return logger
+
+
+def attach_web(logger: Logger) -> None:
+    """Serve the web view (rtoc_tui.web) on the logger's loop when web.active is true.
+
+    aiohttp is imported only then, so a build without the `web` extra runs; with web.active
+    and no aiohttp the logger logs what to install and keeps running.
+    """
+    if not logger.config.web.active:
+        return
+
+    def report(text: str) -> None:
+        logger.event(text, dname="RTOC", sname="web", priority=2, id="webError")
+
+    try:
+        from .web.security import WebOptions
+        from .web.service import WebServer
+    except ModuleNotFoundError as exc:
+        if exc.name != "aiohttp":
+            raise
+        from .web import MISSING_EXTRA
+
+        log.error("web.active is set but %s", MISSING_EXTRA)
+        report(f"web view not started: {MISSING_EXTRA}")
+        return
+    from .client.local import LocalClient
+
+    server = WebServer(LocalClient(logger), WebOptions.from_config(logger.config), on_error=report)
+    logger.add_service(server)
+    logger.web = server
 
 
 def status_line(logger: Logger) -> str:

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.storage import StorageEngine, StorageError, StoredSignal
-from .api import (
+from ..api import (
     ClientError,
     ConfigValue,
     DeviceDetail,
@@ -30,6 +29,7 @@ from .api import (
     SignalWindow,
     Status,
 )
+from ..storage import StorageEngine, StorageError, StoredSignal
 
 # Signal metadata is re-read at most this often (a poll from each of many browsers would
 # otherwise run the same GROUP BY over the block index).

@@ -27,7 +27,7 @@ import numpy as np
 import orjson
 from aiohttp import web
 
-from ..client.api import ClientError, LoggerClient, SignalInfo, SignalWindow
+from ..api import ClientError, LoggerClient, SignalInfo, SignalWindow
 from .security import WebOptions, make_guard, security_headers
 
 log = logging.getLogger("rtoc.web")

@@ -24,7 +24,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from ..config.schema import Config
-from ..config.wizard import is_loopback
+from ..wire import is_loopback
 
 log = logging.getLogger("rtoc.web")
 

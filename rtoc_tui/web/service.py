@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
 
-from ..client.api import LoggerClient
+from ..api import LoggerClient
 from .app import make_app
 from .security import WebConfigError, WebOptions
 
@@ -96,19 +95,3 @@ class WebServer:
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
-
-
-def add_web_server(logger: Any, options: WebOptions | None = None) -> WebServer:
-    """Serve the web view of this (not yet started) core Logger on its loop, as a service."""
-    from ..client.local import LocalClient
-
-    def report(text: str) -> None:
-        logger.event(text, dname="RTOC", sname="web", priority=2, id="webError")
-
-    server = WebServer(
-        LocalClient(logger), options or WebOptions.from_config(logger.config), on_error=report
-    )
-    logger.add_service(server)
-    # LocalClient.info reads this to tell the TUI header where the view is.
-    logger.web = server  # type: ignore[attr-defined]
-    return server

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from rtoc_tui.api import ClientError, LoggerClient
 from rtoc_tui.cli import app as cli_app
-from rtoc_tui.client.api import ClientError, LoggerClient
 from rtoc_tui.client.store import StoreClient
 from rtoc_tui.config.home import Home, load_config
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.storage import attach_storage, make_engine
+from rtoc_tui.storage import attach_storage, make_engine
 from rtoc_tui.web.app import make_app
 
 T0 = 1_700_000_000.0

@@ -13,29 +13,19 @@ import logging
 import signal
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from .config.cli_config import STATUS_STALE_S, pid_alive
-from .config.home import Home, load_config, resolve_home
-from .config.schema import ConfigError
+from ..config.home import Home, load_config, resolve_home
+from ..config.schema import ConfigError
+from .common import HomeOpt, console, err_console
+from .common import fail as _fail
+from .config import STATUS_STALE_S, pid_alive
 
-console = Console()
-err_console = Console(stderr=True)
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", help="User folder (default: $RTOC_HOME or ~/.rtoc)", show_default=False),
-]
-
-
-def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]rtoc:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
+# The storage layer, the client and aiohttp are imported inside the command, so other
+# commands never load them.
 
 
 def _running_logger(h: Home) -> int | None:
@@ -73,17 +63,17 @@ def web_cmd(
 
       rtoc web --host 0.0.0.0      # needs web.password; use web.tls_cert/web.tls_key for HTTPS
     """
-    from . import runtime
-    from .client.store import StoreClient
-    from .core.storage import StorageError, make_engine
+    from .. import runtime
+    from ..client.store import StoreClient
+    from ..storage import StorageError, make_engine
 
     try:
-        from .web.security import WebConfigError, WebOptions
-        from .web.service import WebServer
+        from ..web.security import WebConfigError, WebOptions
+        from ..web.service import WebServer
     except ModuleNotFoundError as exc:
         if exc.name != "aiohttp":
             raise
-        from .web import MISSING_EXTRA
+        from ..web import MISSING_EXTRA
 
         raise _fail(MISSING_EXTRA) from exc
 
@@ -120,8 +110,8 @@ def web_cmd(
 
 
 async def _serve(server: object) -> int:
-    from .web.security import WebConfigError
-    from .web.service import WebServer
+    from ..web.security import WebConfigError
+    from ..web.service import WebServer
 
     assert isinstance(server, WebServer)
     stop = asyncio.Event()
@@ -132,11 +122,11 @@ async def _serve(server: object) -> int:
         try:
             await server.start()
         except WebConfigError as exc:
-            err_console.print(f"[bold red]rtoc:[/] {escape(str(exc))}", highlight=False)
+            err_console.print(f"[bold red]rtoc:[/] {escape(str(exc))}")
             return 2
         console.print(f"web view of the stored history at [bold]{server.url}[/] (Ctrl-C stops)")
         for line in server.options.warnings():
-            err_console.print(f"[bold yellow]{escape(line)}[/]", highlight=False)
+            err_console.print(f"[bold yellow]{escape(line)}[/]")
         await stop.wait()
         return 0
     finally:
