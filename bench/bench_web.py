@@ -62,7 +62,7 @@ def serve(mode: str) -> None:
         stop = threading.Event()
         if mode == "store":
             from rtoc_tui.client.store import StoreClient
-            from rtoc_tui.core.storage import SignalWrite, SqliteEngine, WriteBatch
+            from rtoc_tui.storage import SignalWrite, SqliteEngine, WriteBatch
             from rtoc_tui.web.security import WebOptions
             from rtoc_tui.web.service import WebServer
 
