@@ -40,7 +40,8 @@ CHART_POINTS = 1600  # a 1600 px wide chart: the page asks for one point per pix
 def serve(mode: str) -> None:
     """A logger with its web view until stdin closes; prints `PORT n` first.
 
-    mode "live": 100 signals in 10 devices, 10 min of 10 Hz history, fed at 10 Hz (a busy lab).
+    mode "live": 100 signals in 10 devices, 10 min of 10 Hz history, fed at 10 Hz (a busy lab),
+    with the default SQLite storage (so full fetches go through the store, as in real use).
     mode "big": one signal of 10,000,000 samples in memory (global.recordLength 10M).
     mode "store": `rtoc web` over a SQLite store holding one 10,000,000-sample signal.
     """
@@ -59,6 +60,8 @@ def serve(mode: str) -> None:
         }
         if mode == "big":
             cfg["global"]["recordLength"] = BIG
+        if mode == "live":
+            cfg["backup"] = {"active": True}
         stop = threading.Event()
         if mode == "store":
             from rtoc_tui.client.store import StoreClient
@@ -217,6 +220,8 @@ async def zooms(url: str, count: int) -> tuple[list[float], list[int]]:
     rng = random.Random(18)
     times, sizes = [], []
     async with aiohttp.ClientSession() as s:
+        async with s.get(url + "api/signals") as r:  # as the page does before any data
+            await r.read()
         for i in range(count):
             span = full if i == 0 else full / (10 ** rng.uniform(0, 6))
             lo = t0 + rng.uniform(0, full - span)
@@ -232,11 +237,13 @@ async def zooms(url: str, count: int) -> tuple[list[float], list[int]]:
 
 # -- 3. 20 browsers following --------------------------------------------------------------------
 async def browser_sim(url: str, names: list[str], until: float, counts: list[int]) -> None:
-    """What one page does while following 8 signals: the requests of app.js, at its rates."""
+    """What one page does while following 8 signals: the requests of app.js, at its rates
+    (data and event marks every second, status every 2 s, signals every 5 s, a full window
+    every 30 s)."""
     q = "&".join(f"s={n}" for n in names)
     last: dict[str, float] = {}
     cursor = 0
-    tick = 0
+    tick = random.randrange(30)  # pages opened at different times resync at different times
     async with aiohttp.ClientSession() as s:
         async with s.get(f"{url}api/data?{q}&span=600&n=1200") as r:
             j = await r.json()
@@ -246,7 +253,9 @@ async def browser_sim(url: str, names: list[str], until: float, counts: list[int
         while time.monotonic() < until:
             start = time.monotonic()
             after = min(last.values()) if last else time.time() - 600
-            async with s.get(f"{url}api/data?{q}&after={after}&n=1200") as r:
+            # every 30 s the page refetches its whole window (re-decimated), else only what is new
+            what = "span=600" if tick % 30 == 0 else f"after={after}"
+            async with s.get(f"{url}api/data?{q}&{what}&n=1200") as r:
                 j = await r.json()
             for name, ser in j["series"].items():
                 if ser["xi"]:
