@@ -315,3 +315,29 @@ def test_phone_sized_window_and_touch_pinch_zoom(
         page.save_screenshot(str(screenshots / "phone-events.png"))
     finally:
         page.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": False})
+
+
+def test_latest_n_samples_and_range_presets(page: Any, served: LoggerThread) -> None:
+    open_view(page, served.url + "#plots?s=Dev8.S8&span=600")
+    wait_for(lambda: page.execute_script(SERIES_JS).get("Dev8.S8", {}).get("x"), what="series")
+    box = page.find_element(By.ID, "last-n")
+    box.send_keys("500\n")
+    buf = served.logger.store.get("Dev8.S8")
+    x_all, _ = buf.window(None, None)
+    first = float(x_all[-500])
+
+    def latest_view() -> Any:
+        xs = page.execute_script(SERIES_JS)["Dev8.S8"]["x"]
+        mode = page.execute_script("return window.rtocState.view.mode")
+        return mode == "last" and xs and abs(xs[0] - first) < 0.05 and xs
+
+    xs = wait_for(latest_view, what="latest 500 samples")
+    assert len(xs) <= 500 and "last=500" in page.current_url
+    assert page.execute_script("return window.rtocState.follow") is True
+    page.find_element(By.CSS_SELECTOR, '#presets button[data-span="60"]').click()
+    wait_for(
+        lambda: (c := page.execute_script(CHARTS_JS)) and abs(c[0]["xmax"] - c[0]["xmin"] - 60) < 1,
+        what="1 min preset",
+    )
+    assert page.find_element(By.ID, "last-n").get_attribute("value") == ""
+    assert "span=60" in page.current_url
