@@ -11,12 +11,12 @@ import json
 import os
 import shutil
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+import helpers
 import pytest
 
 from rtoc_tui import runtime
@@ -107,16 +107,12 @@ def find_binary(*names: str) -> str:
 
 
 def wait_for(pred: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Poll pred until it returns something truthy; fail with `what` after timeout."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
+    """helpers.wait_for for a browser: a page mid-load may raise, which counts as not yet."""
+
+    def attempt() -> Any:
         try:
-            last = pred()
-        except Exception as exc:  # the page may be mid-load
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+            return pred()
+        except Exception:
+            return None
+
+    return helpers.wait_for(attempt, timeout, what, interval=0.05)
