@@ -7,6 +7,10 @@ window. Screenshots of each page land in $RTOC_TEST_ARTEFACTS (or a pytest tmp f
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,10 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from web_support import LoggerThread, wait_for
+
+from rtoc_tui.config.home import Home
+from rtoc_tui.core.events import Event
+from rtoc_tui.storage import SignalWrite, SqliteEngine, WriteBatch, sqlite_path
 
 SIGNALS = 100  # the picker holds 100 signals in 10 devices
 CHARTS_JS = """
@@ -341,3 +349,63 @@ def test_latest_n_samples_and_range_presets(page: Any, served: LoggerThread) -> 
     )
     assert page.find_element(By.ID, "last-n").get_attribute("value") == ""
     assert "span=60" in page.current_url
+
+
+def test_rtoc_web_shows_a_stored_history_read_only(
+    browser: Any, tmp_path: Path, screenshots: Path
+) -> None:
+    """The standalone command (a real `rtoc web` process) over a SQLite store, in the browser."""
+    home = Home(tmp_path / "stored")
+    home.ensure()
+    engine = SqliteEngine(sqlite_path(home.data_dir))
+    engine.open()
+    t0 = 1_700_000_000.0
+    x = t0 + np.arange(36_000) / 10.0  # one hour at 10 Hz, long ago
+    batch = WriteBatch()
+    batch.signals.append(SignalWrite("Tank", "Level", "m", x, np.sin(x / 60.0)))
+    batch.events.append(Event(0, t0 + 3590, "valve stuck", "Tank", "Level", 2, "valve"))
+    engine.write(batch)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rtoc_tui", "web", "--home", str(home.root), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"},
+    )
+    try:
+        assert proc.stdout is not None
+        m = re.search(r"(http://127\.0\.0\.1:\d+/)", proc.stdout.readline())
+        assert m
+        browser.set_window_size(1280, 900)
+        browser.get("about:blank")
+        browser.get_log("browser")
+        open_view(browser, m.group(1) + "#plots?s=Tank.Level&span=600")
+        wait_for(
+            lambda: "stored history" in browser.find_element(By.ID, "hstatus").text,
+            what="store mode in the header",
+        )
+        newest = float(x[-1])
+        charts = wait_for(
+            lambda: (
+                (c := browser.execute_script(CHARTS_JS)) and abs(c[0]["xmax"] - newest) < 1 and c
+            ),
+            what="the newest 10 min of the history",
+        )
+        assert abs(charts[0]["xmin"] - (newest - 600)) < 1
+        n = browser.execute_script("return window.rtocState.lastN")
+        series = browser.execute_script(SERIES_JS)["Tank.Level"]
+        sig = engine.signals()[0]
+        ref_x, ref_y = engine.query(sig.id, newest - 600, newest, n)
+        np.testing.assert_allclose(series["y"], ref_y, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(series["x"], ref_x, atol=1e-3)
+        browser.save_screenshot(str(screenshots / "store-plots.png"))
+        open_view(browser, m.group(1) + "#events")
+        wait_for(
+            lambda: "valve stuck" in browser.find_element(By.ID, "ev-table").text,
+            what="stored events",
+        )
+        assert not console_errors(browser)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        engine.close()
