@@ -1,4 +1,5 @@
-"""Moving recordings in and out: sessions, CSV/JSON export, CSV import, RTOC session import.
+"""Moving recordings in and out: sessions, CSV/JSON/XLSX export, import of CSV, spreadsheets,
+MATLAB and WAV files through a column mapping, RTOC session import.
 
 The CLI (`rtoc export`, `rtoc import`) and the UI call the same functions; long runs report
 progress through a ProgressSink (a rich bar on the command line).
@@ -12,13 +13,17 @@ from .imported import (
     Imported,
     ImportedEvent,
     ImportedSignal,
+    ImportIncomplete,
     ImportResult,
     import_into_engine,
     import_into_logger,
 )
+from .mapping import build
 from .progress import NullProgress, ProgressSink, RichProgress
+from .readers import UnsupportedFormat, open_source
 from .session import SessionError, load_session, read_session, save_session
 from .sources import DataSource, EngineSource, LoggerSource
+from .table import ImportFileError
 
 __all__ = [
     "CsvImportError",
@@ -27,6 +32,8 @@ __all__ = [
     "DataSource",
     "EngineSource",
     "ExportError",
+    "ImportFileError",
+    "ImportIncomplete",
     "ImportResult",
     "Imported",
     "ImportedEvent",
@@ -36,6 +43,7 @@ __all__ = [
     "ProgressSink",
     "RichProgress",
     "SessionError",
+    "UnsupportedFormat",
     "export",
     "export_logger",
     "import_into_engine",
@@ -54,15 +62,23 @@ def read_file(
     mapping: CsvMapping | None = None,
     progress: ProgressSink | None = None,
 ) -> Imported:
-    """Read a CSV or session file (fmt auto: by extension, .json is a session)."""
-    from pathlib import Path
+    """Read a session, or a table file (CSV, spreadsheet, MAT, WAV) through a mapping.
 
-    kind = fmt if fmt != "auto" else ("session" if Path(path).suffix.lower() == ".json" else "csv")
-    if kind == "csv":
-        return read_csv(path, mapping, progress)
-    if kind in ("session", "rtoc", "json"):
+    fmt auto detects the format from the content and the extension; a table that cannot be
+    mapped raises ImportFileError naming the signal and why; skipped rows and left-out
+    variables are listed in the result's notes.
+    """
+    mapping = mapping or CsvMapping()
+    src = open_source(path, fmt, mapping.delimiter, mapping.header)
+    if src.format == "session":
         return read_session(path, progress)
-    raise ValueError(f"unknown import format {fmt!r} (auto, csv, session)")
+    table = src.table(mapping.sheet, progress)
+    data, _bad = build(table, mapping)
+    data.source_format = src.format
+    if table.skipped_count:
+        data.notes.append(table.skipped_text())
+    data.notes += [n for n in table.notes if not n.startswith("metadata:")]
+    return data
 
 
 def export_logger(logger, path, names=None, xmin=None, xmax=None, fmt=None, progress=None):  # type: ignore[no-untyped-def]
