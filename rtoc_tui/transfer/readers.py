@@ -171,7 +171,7 @@ def open_source(
     """Detect the format (unless fmt names it) and list the sheets."""
     path = Path(path)
     if not path.is_file():
-        raise ImportFileError(f"{path}: no such file")
+        raise ImportFileError(f"{path}: cannot read (no such file)")
     kind = detect_format(path) if fmt in ("auto", "", None) else fmt
     if kind in ("xlsx", "xls", "ods", "excel"):
         from .sheets import sheet_names
