@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import itertools
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from .table import (
     Table,
     column_names,
     find_layout,
+    is_data_row,
     is_time_text,
     rate_from_metadata,
     split_unit,
@@ -80,7 +82,7 @@ def _score(rows: list[list[str]], decimal_comma: bool) -> tuple[int, int]:
     if lay.data_start >= len(rows) or lay.width < 1:
         return (0, 0)
     n = len(rows[lay.data_start])
-    run = sum(1 for r in rows[lay.data_start :] if len(r) == n)
+    run = sum(1 for r in rows[lay.data_start :] if len(r) == n and is_data_row(r, decimal_comma))
     return (run if lay.width > 1 else run // 4, lay.width)
 
 
@@ -138,7 +140,10 @@ def read_csv_table(
         lay = Layout(lay.data_start + 1, [c.strip() for c in first], None, lay.width, lay.metadata)
     names = column_names(lay)
     width = lay.width
-    raw_width = len(head_rows[lay.data_start]) if lay.data_start < len(head_rows) else width
+    counts = Counter(len(r) for r in head_rows[lay.data_start :] if r)
+    raw_width = counts.most_common(1)[0][0] if counts else width  # fields of a whole row
+    width = min(width, raw_width)
+    names = names[:width]
     data_head = head_rows[lay.data_start : lay.data_start + 50]
     is_time = [
         next((is_time_text(r[j]) for r in data_head if j < len(r) and r[j].strip()), False)
@@ -199,7 +204,7 @@ def read_csv_table(
     table = Table(
         name="",
         columns=columns,
-        preview=[r[:width] for r in data_head[:PREVIEW_ROWS]],
+        preview=[r[:width] for r in data_head if len(r) == raw_width][:PREVIEW_ROWS],
         sample_rate=rate_from_metadata(lay.metadata),
         skipped_rows=skipped,
         skipped_count=nskipped,

@@ -202,7 +202,7 @@ class Layout:
     metadata: list[str]
 
 
-def _is_data(cells: Sequence[Any], decimal_comma: bool) -> bool:
+def is_data_row(cells: Sequence[Any], decimal_comma: bool) -> bool:
     """A row is data when most of its non-empty cells are numbers or dates."""
     filled = [c for c in cells if c is not None and str(c).strip() != ""]
     if not filled:
@@ -237,9 +237,9 @@ def find_layout(head: list[list[Any]], decimal_comma: bool = False) -> Layout:
     best = (0, -1, 0)  # (run length, start, width)
     i = 0
     while i < len(rows):
-        if widths[i] and _is_data(rows[i], decimal_comma):
+        if widths[i] and is_data_row(rows[i], decimal_comma):
             j = i
-            while j < len(rows) and widths[j] == widths[i] and _is_data(rows[j], decimal_comma):
+            while j < len(rows) and widths[j] == widths[i] and is_data_row(rows[j], decimal_comma):
                 j += 1
             if j - i > best[0]:
                 best = (j - i, i, widths[i])
@@ -265,7 +265,7 @@ def find_layout(head: list[list[Any]], decimal_comma: bool = False) -> Layout:
             and widths[h - 1] == widths[h]
             and not any(split_unit(str(c or ""))[1] for c in rows[h - 1][:w])
             and all(len(str(c or "")) <= 12 for c in rows[h][:w])
-            and not _is_data(rows[h], decimal_comma)
+            and not is_data_row(rows[h], decimal_comma)
         ):
             units = header
             header = [str(c if c is not None else "").strip() for c in rows[h - 1][:w]]
