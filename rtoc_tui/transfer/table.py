@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -134,7 +135,12 @@ def parse_datetime(text: str, day_first: bool = True) -> float | None:
     m = _DMY.match(t)
     if m:
         a, b, year = int(m[1]), int(m[3]), m[4]
-        day, month = (a, b) if (day_first and a <= 31 and b <= 12) or b > 12 else (b, a)
+        if b > 12:  # 01/31/2024: month first
+            day, month = b, a
+        elif a > 12:
+            day, month = a, b
+        else:
+            day, month = (a, b) if day_first else (b, a)
         try:
             return datetime.fromisoformat(
                 f"{year}-{month:02d}-{day:02d}T{_time_part(m[5])}"
@@ -220,10 +226,11 @@ def is_data_row(cells: Sequence[Any], decimal_comma: bool) -> bool:
 def find_layout(head: list[list[Any]], decimal_comma: bool = False) -> Layout:
     """Find metadata lines, the header and a unit row in the first rows of a table.
 
-    The data start is the first row of the longest run of data rows of one width; of the rows
-    before it, the last one with that width is the header and, if the row before that also
-    has that width and the header's cells carry no unit, a row of short texts under the
-    header is taken as units (`Time;Voltage` then `s;V`).
+    The table's width is the one most data rows (mostly numbers or dates) have; it starts at
+    the first data row of that width that the following rows agree with. Of the rows before
+    it, the last non-empty one is the header and, if the row before that is as wide and
+    carries no units, a row of short texts under the header is taken as units
+    (`Time;Voltage` then `s;V`).
     """
 
     def width(r: list[Any]) -> int:
@@ -234,18 +241,19 @@ def find_layout(head: list[list[Any]], decimal_comma: bool = False) -> Layout:
 
     rows = [list(r) for r in head]
     widths = [width(r) for r in rows]
-    best = (0, -1, 0)  # (run length, start, width)
-    i = 0
-    while i < len(rows):
-        if widths[i] and is_data_row(rows[i], decimal_comma):
-            j = i
-            while j < len(rows) and widths[j] == widths[i] and is_data_row(rows[j], decimal_comma):
-                j += 1
-            if j - i > best[0]:
-                best = (j - i, i, widths[i])
-            i = j
-        else:
-            i += 1
+    data = [bool(widths[k]) and is_data_row(rows[k], decimal_comma) for k in range(len(rows))]
+    modes = Counter(widths[k] for k in range(len(rows)) if data[k])
+    best = (0, -1, 0)  # (-, start, width)
+    if modes:
+        # the width most data rows have; the table starts at the first such row that most of
+        # the next rows agree with (a ragged row further down does not move the start)
+        w = max(modes.items(), key=lambda kv: (kv[1], kv[0]))[0]
+        for k in range(len(rows)):
+            if data[k] and widths[k] == w:
+                nxt = [j for j in range(k + 1, len(rows)) if widths[j]][:5]
+                if not nxt or sum(data[j] and widths[j] == w for j in nxt) * 2 >= len(nxt):
+                    best = (1, k, w)
+                    break
     if best[1] < 0:  # no numbers at all: the first non-empty row is the header
         first = next((k for k, w in enumerate(widths) if w), 0)
         w = max(widths, default=0)

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import DataTable, Input, Select, Static
 
 from rtoc_tui.client.local import LocalClient
 from rtoc_tui.transfer.profiles import Profiles
 from rtoc_tui.ui.app import build_app
 from rtoc_tui.ui.screens.importer import ImportScreen
-from textual.widgets import DataTable, Input, Select, Static
 
 from .conftest import wait_for
 
