@@ -163,7 +163,9 @@ def import_signals_into(
     for s in signals:
         dname, dot, sname = s.name.partition(".")
         if not dot or not dname or not sname:
-            raise ClientError(f"signal name {s.name!r} is not Device.Signal")
+            raise ClientError(
+                f"import refused, nothing was stored: signal name {s.name!r} is not Device.Signal"
+            )
         data.signals.append(
             ImportedSignal(
                 dname,

@@ -254,7 +254,9 @@ def test_unmodified_rtoc_plugins_load_and_stream_without_pyqt5(logger: Logger) -
     assert old.run is False
 
 
-def test_one_error_event_per_outage_even_if_the_reason_changes(logger: Logger, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_error_event_per_outage_even_if_the_reason_changes(
+    logger: Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(plugin_mod, "BACKOFF_MAX_S", 0.01)
 
     class Flaky(Counter):
