@@ -394,3 +394,18 @@ def test_rate_x_and_mapping_roundtrip(tmp_path: Path) -> None:
     assert CsvMapping.from_json(m.to_json()) == m
     with pytest.raises(ImportFileError, match="no rate is set"):
         read_file(str(f), mapping=CsvMapping(x=X_RATE))
+
+
+def test_missing_extra_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    f = tmp_path / "b.xlsx"
+    write_xlsx(f)
+    monkeypatch.setitem(sys.modules, "python_calamine", None)  # as if not installed
+    with pytest.raises(ImportFileError, match=r"python-calamine: pip install 'rtoc-tui\[import\]'"):
+        read_file(str(f))
+    m = tmp_path / "m.mat"
+    sio.savemat(m, {"a": np.arange(3.0)})
+    monkeypatch.setitem(sys.modules, "scipy.io", None)
+    with pytest.raises(ImportFileError, match=r"needs scipy: pip install 'rtoc-tui\[import\]'"):
+        read_file(str(m))

@@ -258,6 +258,7 @@ class ImportScreen(RtocScreen):
         self.selected = 0
         self._replan()
         self._show_selected()
+        self.query_one("#imp-signals", DataTable).focus()  # next: check or edit the signals
         parts = [f"{src.format}: {table.rows:,} rows, {len(table.columns)} columns"]
         parts += [n for n in table.notes if not n.startswith("metadata:")][:2]
         if table.skipped_count:
