@@ -22,4 +22,4 @@ def test_sp_without_scipy_names_the_extra(logger: Logger, monkeypatch: pytest.Mo
     )
     sp = rt.Runtime(logger).base["sp"]
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'rtoc-tui\[import\]'"):
-        sp.signal
+        _ = sp.signal
