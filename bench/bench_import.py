@@ -44,7 +44,8 @@ def write_csv(path: Path, rows: int) -> None:
         for i in range(0, rows, step):
             fh.write(
                 "".join(
-                    f"{t[k]:.3f},{a[k]:.6f},{b[k]:.4f},{c[k]}\n" for k in range(i, min(rows, i + step))
+                    f"{t[k]:.3f},{a[k]:.6f},{b[k]:.4f},{c[k]}\n"
+                    for k in range(i, min(rows, i + step))
                 )
             )
 
@@ -73,14 +74,13 @@ def child(kind: str, path: str, trace: bool) -> None:
     import os
     import tracemalloc
 
+    import h5py  # noqa: F401  the readers' libraries: loading code is not import memory
     import psutil
+    import python_calamine  # noqa: F401
+    import scipy.io  # noqa: F401
 
     from rtoc_tui.transfer import read_file
     from rtoc_tui.transfer.mapping import CsvMapping
-
-    import h5py  # noqa: F401  the readers' libraries: loading code is not import memory
-    import python_calamine  # noqa: F401
-    import scipy.io  # noqa: F401
 
     proc = psutil.Process(os.getpid())
     rss0 = proc.memory_info().rss

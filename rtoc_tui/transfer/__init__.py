@@ -3,27 +3,63 @@ MATLAB and WAV files through a column mapping, RTOC session import.
 
 The CLI (`rtoc export`, `rtoc import`) and the UI call the same functions; long runs report
 progress through a ProgressSink (a rich bar on the command line).
+
+The names below load their module on first use (PEP 562): the file readers, the mapping and
+the profiles (readers, csv_import, sheets, matlab, wav, table, mapping, model, profiles) import
+no part of the logger, and the import screen must be able to use them in `rtoc attach`, which
+loads neither the kernel nor storage.
 """
 
 from __future__ import annotations
 
-from .csv_import import CsvImportError, CsvMapping, CsvSignal, read_csv
-from .export import ExportError, export
-from .imported import (
-    Imported,
-    ImportedEvent,
-    ImportedSignal,
-    ImportIncomplete,
-    ImportResult,
-    import_into_engine,
-    import_into_logger,
-)
-from .mapping import build
-from .progress import NullProgress, ProgressSink, RichProgress
-from .readers import UnsupportedFormat, open_source
-from .session import SessionError, load_session, read_session, save_session
-from .sources import DataSource, EngineSource, LoggerSource
-from .table import ImportFileError
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .csv_import import CsvImportError, CsvMapping, CsvSignal, read_csv
+    from .export import ExportError, export
+    from .imported import (
+        Imported,
+        ImportedEvent,
+        ImportedSignal,
+        ImportIncomplete,
+        ImportResult,
+        import_into_engine,
+        import_into_logger,
+    )
+    from .progress import NullProgress, ProgressSink, RichProgress
+    from .readers import UnsupportedFormat
+    from .session import SessionError, load_session, read_session, save_session
+    from .sources import DataSource, EngineSource, LoggerSource
+    from .table import ImportFileError
+
+_WHERE = {
+    "CsvImportError": "mapping",
+    "CsvMapping": "mapping",
+    "CsvSignal": "mapping",
+    "read_csv": "csv_import",
+    "ExportError": "export",
+    "export": "export",
+    "Imported": "model",
+    "ImportedEvent": "model",
+    "ImportedSignal": "model",
+    "ImportIncomplete": "model",
+    "ImportResult": "model",
+    "import_into_engine": "imported",
+    "import_into_logger": "imported",
+    "NullProgress": "progress",
+    "ProgressSink": "progress",
+    "RichProgress": "progress",
+    "UnsupportedFormat": "readers",
+    "ImportFileError": "table",
+    "SessionError": "session",
+    "load_session": "session",
+    "read_session": "session",
+    "save_session": "session",
+    "DataSource": "sources",
+    "EngineSource": "sources",
+    "LoggerSource": "sources",
+}
 
 __all__ = [
     "CsvImportError",
@@ -56,6 +92,15 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
+
+
 def read_file(
     path: str,
     fmt: str = "auto",
@@ -68,9 +113,14 @@ def read_file(
     mapped raises ImportFileError naming the signal and why; skipped rows and left-out
     variables are listed in the result's notes.
     """
+    from .mapping import CsvMapping, build
+    from .readers import open_source
+
     mapping = mapping or CsvMapping()
     src = open_source(path, fmt, mapping.delimiter, mapping.header)
     if src.format == "session":
+        from .session import read_session
+
         return read_session(path, progress)
     table = src.table(mapping.sheet, progress)
     data, _bad = build(table, mapping)
@@ -83,4 +133,7 @@ def read_file(
 
 def export_logger(logger, path, names=None, xmin=None, xmax=None, fmt=None, progress=None):  # type: ignore[no-untyped-def]
     """Export from a running logger: stored history plus memory (memory only without storage)."""
+    from .export import export
+    from .sources import LoggerSource
+
     return export(LoggerSource(logger, full=True), path, names, xmin, xmax, fmt, progress)

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..core.events import Event
-from ..core.storage.base import SignalWrite, StorageEngine, WriteBatch
+from ..storage.base import SignalWrite, StorageEngine, WriteBatch
 from .model import (
     Imported,
     ImportedEvent,
@@ -48,7 +48,7 @@ def import_into_logger(
     """
     validate(data)
     progress = progress or NullProgress()
-    storage = getattr(logger, "storage", None)
+    storage = logger.storage
     piece = max(1, logger.store.record_length // 2)
     dropped = 0
     stored: list[tuple[str, int]] = []

@@ -151,11 +151,11 @@ def plan(table: Table, m: CsvMapping) -> list[PlannedSignal]:
     if m.signals:
         for s in m.signals:
             try:
-                y: int | None = find_column(table, s.column, "signal")
+                yi = find_column(table, s.column, "signal")
             except ImportFileError as exc:
                 specs.append((s.name or str(s.column), None, None, s.unit, str(exc)))
                 continue
-            col = table.columns[y]
+            col = table.columns[yi]
             problem = ""
             if s.x == X_DEFAULT:
                 x: int | None | str = pair_x.get(col.name, dx)
@@ -166,7 +166,7 @@ def plan(table: Table, m: CsvMapping) -> list[PlannedSignal]:
                     x = find_column(table, s.x, "x")
                 except ImportFileError as exc:
                     x, problem = None, str(exc)
-            specs.append((s.name or col.name, y, x, s.unit, problem))
+            specs.append((s.name or col.name, yi, x, s.unit, problem))
     else:
         used = set(pair_x.values()) | ({dx} if isinstance(dx, int) else set())
         for i, c in enumerate(table.columns):

@@ -7,7 +7,7 @@ import importlib.util
 import pytest
 
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.scripting import runtime as rt
+from rtoc_tui.scripting import runtime as rt
 
 
 def test_sp_is_scipy(logger: Logger) -> None:

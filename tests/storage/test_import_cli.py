@@ -15,13 +15,13 @@ from python_calamine import CalamineWorkbook
 from typer.testing import CliRunner
 
 from rtoc_tui import runtime
-from rtoc_tui.cli_data import register
+from rtoc_tui.api import ClientError, ImportSignal
+from rtoc_tui.cli.data import register
 from rtoc_tui.client import remote as remote_mod
-from rtoc_tui.client.api import ClientError, ImportSignal
 from rtoc_tui.client.remote import RemoteClient
 from rtoc_tui.config.home import Home
-from rtoc_tui.core.server import TcpServer
-from rtoc_tui.core.storage import SqliteEngine
+from rtoc_tui.server.tcp import TcpServer
+from rtoc_tui.storage import SqliteEngine
 from rtoc_tui.transfer import EngineSource, export
 from rtoc_tui.transfer.profiles import Profiles
 
@@ -192,8 +192,8 @@ async def test_remote_import_is_staged_until_commit(
             import_id=import_id,
             name="R.lost",
             unit="",
-            x=remote_mod.protocol.encode_array(x[:10]),
-            y=remote_mod.protocol.encode_array(x[:10]),
+            x=remote_mod.wire.encode_array(x[:10]),
+            y=remote_mod.wire.encode_array(x[:10]),
         )
         assert logger.store.get("R.lost") is None
         await client.call("import_abort", import_id=import_id)

@@ -116,3 +116,20 @@ async def test_unsupported_file_is_reported(ui_logger, clock, tmp_path, monkeypa
         await app.push_screen(screen)
         await wait_for(pilot, lambda: "cannot be imported" in _text(screen, "#imp-info"))
         assert "supported:" in _text(screen, "#imp-info")
+
+
+def test_readers_load_no_logger() -> None:
+    """The import screen's modules (file readers, mapping, profiles) load no part of the logger,
+    so opening it in `rtoc attach` does not pull in the kernel or storage."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rtoc_tui.ui.screens.importer, rtoc_tui.transfer.csv_import, "
+        "rtoc_tui.transfer.sheets, rtoc_tui.transfer.matlab, rtoc_tui.transfer.wav\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('rtoc_tui.core', "
+        "'rtoc_tui.storage', 'rtoc_tui.server', 'rtoc_tui.scripting', 'rtoc_tui.client.local')))\n"
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -35,7 +35,7 @@ from textual.widgets import (
     Static,
 )
 
-from ...client.api import ClientError, ImportReport, ImportSignal
+from ...api import ClientError, ImportReport, ImportSignal
 from ...config.home import resolve_home
 from ...transfer.mapping import (
     X_RATE,

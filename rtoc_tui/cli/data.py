@@ -8,44 +8,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from .config.home import Home, load_config, resolve_home
-from .config.schema import ConfigError
-from .core.storage import StorageError, make_engine
-from .transfer import (
-    CsvImportError,
-    CsvMapping,
-    EngineSource,
-    ExportError,
-    Imported,
-    ImportFileError,
-    ImportResult,
-    RichProgress,
-    SessionError,
-    export,
-    import_into_engine,
-    read_file,
-)
-from .transfer.mapping import parse_signal_spec, parse_x_spec
-from .transfer.profiles import Profiles
-from .transfer.session import apply_session_settings, write_scripts
+from ..config.home import Home, load_config, resolve_home
+from ..config.schema import ConfigError
+from .common import HomeOpt, console, err_console, fail
 
-console = Console()
-err_console = Console(stderr=True)
+if TYPE_CHECKING:
+    from ..transfer import Imported, ImportResult
+    from ..transfer.mapping import CsvMapping
 
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", help="User folder (default: $RTOC_HOME or ~/.rtoc)", show_default=False),
-]
-
-
-def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]rtoc:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
+# The storage and transfer layers (and through them the kernel) are imported inside the
+# commands: registering these commands must not load them for `rtoc attach`.
 
 
 def parse_time(text: str | None) -> float | None:
@@ -63,17 +39,19 @@ def parse_time(text: str | None) -> float | None:
 
 
 def _open(home: Path | None) -> tuple[Home, object]:
+    from ..storage import StorageError, make_engine
+
     h = Home(resolve_home(home))
     try:
         h.ensure()
         cfg = load_config(h.config_file).config
     except (ConfigError, OSError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     engine = make_engine(h, cfg)
     try:
         engine.open()
     except StorageError as exc:
-        raise _fail(f"cannot open the store: {exc}") from exc
+        raise fail(f"cannot open the store: {exc}") from exc
     return h, engine
 
 
@@ -103,13 +81,16 @@ def export_cmd(
 
     Example: rtoc export run1.csv -s Generator.Square --from "2026-11-21 10:00" --to "2026-11-21 11:00"
     """
+    from ..storage import StorageError
+    from ..transfer import EngineSource, ExportError, RichProgress, export
+
     xmin, xmax = parse_time(start), parse_time(end)
     _h, engine = _open(home)
     try:
         with RichProgress(err_console) as progress:
             out = export(EngineSource(engine), output, signal or None, xmin, xmax, fmt, progress)  # type: ignore[arg-type]
     except (ExportError, StorageError, OSError) as exc:
-        raise _fail(f"export failed: {exc}") from exc
+        raise fail(f"export failed: {exc}") from exc
     finally:
         engine.close()  # type: ignore[attr-defined]
     console.print(f"wrote {out}")
@@ -120,7 +101,7 @@ def running_logger(h: Home) -> tuple[str, int, str | None] | None:
     import json
     import time
 
-    from .config.cli_config import STATUS_STALE_S, pid_alive
+    from .config import STATUS_STALE_S, pid_alive
 
     try:
         data = json.loads(h.status_file.read_text(encoding="utf-8"))
@@ -154,6 +135,14 @@ def _build_mapping(
     rate: float | None,
     header: bool | None,
 ) -> CsvMapping:
+    from ..transfer.mapping import (
+        CsvImportError,
+        CsvMapping,
+        parse_signal_spec,
+        parse_x_spec,
+    )
+    from ..transfer.profiles import Profiles
+
     mapping = Profiles.in_home(h.root).get(profile).mapping if profile else CsvMapping()
     if x is not None:
         mapping.x = parse_x_spec(x)
@@ -245,6 +234,10 @@ def import_cmd(
               rtoc import run.xlsx --sheet Run2 --x 1 --signal 2=PSU.U:V --save-profile psu
               rtoc import scope.wav --signal "1=Scope.Left"
     """
+    from ..transfer import Imported, ImportFileError, RichProgress, SessionError, read_file
+    from ..transfer.profiles import Profiles
+    from ..transfer.session import apply_session_settings, write_scripts
+
     h = Home(resolve_home(home))
     try:
         h.ensure()
@@ -252,13 +245,13 @@ def import_cmd(
         with RichProgress(err_console) as progress:
             data = read_file(str(file), fmt, mapping, progress)
         if save_profile:
-            from .transfer.readers import open_source
+            from ..transfer.readers import open_source
 
             src = open_source(file, fmt, mapping.delimiter, mapping.header)
             table = src.table(mapping.sheet)
             Profiles.in_home(h.root).save(save_profile, src.format, table, mapping)
     except (ImportFileError, SessionError, ConfigError, OSError, ValueError) as exc:
-        raise _fail(f"import failed, nothing was stored: {exc}") from exc
+        raise fail(f"import failed, nothing was stored: {exc}") from exc
     for note in data.notes:
         err_console.print(f"note: {note}", highlight=False)
     target = None if store else running_logger(h)
@@ -299,12 +292,15 @@ def import_cmd(
 
 
 def _import_into_store(h: Home, data: Imported, with_events: bool) -> ImportResult:
+    from ..storage import StorageError
+    from ..transfer import RichProgress, import_into_engine
+
     _h, engine = _open(h.root)
     try:
         with RichProgress(err_console) as progress:
             return import_into_engine(engine, data, progress)  # type: ignore[arg-type]
     except (StorageError, ValueError) as exc:
-        raise _fail(f"import failed, nothing was stored (one transaction): {exc}") from exc
+        raise fail(f"import failed, nothing was stored (one transaction): {exc}") from exc
     finally:
         engine.close()  # type: ignore[attr-defined]
 
@@ -312,8 +308,9 @@ def _import_into_store(h: Home, data: Imported, with_events: bool) -> ImportResu
 def _import_through_logger(target: tuple[str, int, str | None], data: Imported) -> ImportResult:
     import asyncio
 
-    from .client.api import ClientError, ImportSignal
-    from .client.remote import RemoteClient
+    from ..api import ClientError, ImportSignal
+    from ..client.remote import RemoteClient
+    from ..transfer import ImportResult, RichProgress
 
     host, port, password = target
     sigs = [ImportSignal(s.name, s.unit, s.x, s.y) for s in data.signals]
@@ -342,7 +339,7 @@ def _import_through_logger(target: tuple[str, int, str | None], data: Imported) 
     try:
         return asyncio.run(run())
     except ClientError as exc:
-        raise _fail(f"import failed: {exc}") from exc
+        raise fail(f"import failed: {exc}") from exc
 
 
 def register(app: typer.Typer) -> None:
