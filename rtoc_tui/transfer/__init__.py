@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .csv_import import CsvImportError, CsvMapping, CsvSignal, read_csv
-    from .export import ExportError, export
+    from .exporter import ExportError, export
     from .imported import (
         Imported,
         ImportedEvent,
@@ -38,8 +38,8 @@ _WHERE = {
     "CsvMapping": "mapping",
     "CsvSignal": "mapping",
     "read_csv": "csv_import",
-    "ExportError": "export",
-    "export": "export",
+    "ExportError": "exporter",
+    "export": "exporter",
     "Imported": "model",
     "ImportedEvent": "model",
     "ImportedSignal": "model",
@@ -92,6 +92,10 @@ __all__ = [
 ]
 
 
+# (exporter.py is not called export.py: importing a submodule sets the package attribute of
+# its name, which would then shadow the export() function)
+
+
 def __getattr__(name: str) -> Any:
     mod = _WHERE.get(name)
     if mod is None:
@@ -133,7 +137,7 @@ def read_file(
 
 def export_logger(logger, path, names=None, xmin=None, xmax=None, fmt=None, progress=None):  # type: ignore[no-untyped-def]
     """Export from a running logger: stored history plus memory (memory only without storage)."""
-    from .export import export
+    from .exporter import export
     from .sources import LoggerSource
 
     return export(LoggerSource(logger, full=True), path, names, xmin, xmax, fmt, progress)

@@ -409,3 +409,19 @@ def test_missing_extra_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(sys.modules, "scipy.io", None)
     with pytest.raises(ImportFileError, match=r"needs scipy: pip install 'rtoc-tui\[import\]'"):
         read_file(str(m))
+
+
+def test_package_names_are_the_functions_in_a_fresh_process() -> None:
+    """The package loads its modules lazily; no submodule may shadow a name it exports."""
+    import subprocess
+    import sys
+
+    code = (
+        "import types\n"
+        "from rtoc_tui.transfer import ExportError, export, read_file, RichProgress\n"
+        "import rtoc_tui.transfer.session\n"
+        "from rtoc_tui.transfer import export as again\n"
+        "print(isinstance(export, types.FunctionType) and export is again)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
