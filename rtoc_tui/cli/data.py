@@ -225,14 +225,17 @@ def import_cmd(
 ) -> None:
     """Import a file into the running logger of the user folder, or into its store.
 
-    With a logger running on the folder (and its TCP server on), the data goes through the
-    logger, so attached UIs show it at once; otherwise straight into the store. Either way the
-    import is one piece: all of it is stored or (with the reason) what was.
+    With a logger running on the folder (and its TCP server on), the data goes through the logger, so attached UIs show it at once; otherwise straight into the store. Either way the import is one piece: all of it is stored or (with the reason) what was.
 
-    Examples: rtoc import old_rtoc_session.json
-              rtoc import data.csv --x time --signal "temp=Lab.Temp:°C"
-              rtoc import run.xlsx --sheet Run2 --x 1 --signal 2=PSU.U:V --save-profile psu
-              rtoc import scope.wav --signal "1=Scope.Left"
+    Examples:
+
+      rtoc import old_rtoc_session.json
+
+      rtoc import data.csv --x time --signal "temp=Lab.Temp:°C"
+
+      rtoc import run.xlsx --sheet Run2 --x 1 --signal 2=PSU.U:V --save-profile psu
+
+      rtoc import scope.wav --signal "1=Scope.Left"
     """
     from ..transfer import Imported, ImportFileError, RichProgress, SessionError, read_file
     from ..transfer.profiles import Profiles

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import DataTable, Input, ProgressBar, Select, Static
 
 from rtoc_tui.client.local import LocalClient
 from rtoc_tui.transfer.profiles import Profiles
@@ -65,6 +65,7 @@ async def test_import_screen_at_80x24(ui_logger, clock, csv_file, tmp_path, monk
         await wait_for(pilot, lambda: screen.last_report is not None, what="import done")
         await pilot.pause()
         assert screen.last_report.stored == (("bench.U", 3),)
+        assert screen.query_one(ProgressBar).percentage == 1.0
         status = _text(screen, "#imp-status")
         assert "imported 3 samples of 1 signals" in status and "Bench.Note" in status
         buf = ui_logger.store.get("bench.U")
@@ -133,3 +134,36 @@ def test_readers_load_no_logger() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+async def test_every_sheet_is_selectable(ui_logger, clock, tmp_path, monkeypatch):
+    import xlsxwriter
+
+    monkeypatch.setenv("RTOC_HOME", str(tmp_path / "home"))
+    f = tmp_path / "two.xlsx"
+    wb = xlsxwriter.Workbook(str(f))
+    a = wb.add_worksheet("First")
+    a.write_row(0, 0, ["t", "A"])
+    a.write_row(1, 0, [1, 2])
+    b = wb.add_worksheet("Second")
+    b.write_row(0, 0, ["time", "B [mA]", "C"])
+    for i in range(3):
+        b.write_row(1 + i, 0, [i, i * 10, -i])
+    wb.close()
+    app = build_app(LocalClient(ui_logger), ui_logger.config, clock=clock, poll=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = ImportScreen(str(f))
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.table is not None, what="file read")
+        sheet = screen.query_one("#imp-sheet", Select)
+        assert [o[1] for o in sheet._options if isinstance(o[1], str)] == ["First", "Second"]
+        sheet.value = "Second"
+        await wait_for(pilot, lambda: screen.table.name == "Second", what="second sheet")
+        await pilot.pause()
+        sigs = screen.query_one("#imp-signals", DataTable)
+        assert [str(sigs.get_row_at(i)[1]) for i in range(sigs.row_count)] == ["two.B", "two.C"]
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: screen.last_report is not None, what="import done")
+    b_sig = ui_logger.store.get("two.B")
+    assert b_sig is not None and b_sig.unit == "mA"
+    assert b_sig.window(None, None)[1].tolist() == [0.0, 10.0, 20.0]

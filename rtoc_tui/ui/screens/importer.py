@@ -95,6 +95,27 @@ class FilePickerScreen(ModalScreen[Path | None]):
         self.dismiss(None)
 
 
+class _ReadProgress:
+    """A transfer ProgressSink feeding the screen's bar from the reading thread (the bar's
+    timer picks the numbers up; a tuple assignment is atomic)."""
+
+    def __init__(self, screen: ImportScreen) -> None:
+        self.screen = screen
+        self.done = 0.0
+        self.total = 0.0
+
+    def start(self, description: str, total: float | None) -> None:
+        self.done, self.total = 0.0, float(total or 0)
+        self.screen._progress = (0, int(self.total))
+
+    def advance(self, amount: float) -> None:
+        self.done += amount
+        self.screen._progress = (int(self.done), int(self.total))
+
+    def finish(self) -> None:
+        self.screen._progress = (int(self.total), int(self.total))
+
+
 class ImportScreen(RtocScreen):
     """Define signals from a file's columns and import them into the logger."""
 
@@ -119,6 +140,7 @@ class ImportScreen(RtocScreen):
         self.selected = 0
         self._progress = (0, 0)
         self._loading_sheet = False
+        self._read_timer: Any = None
         self.last_report: ImportReport | None = None
 
     # -- layout ---------------------------------------------------------------------------
@@ -193,9 +215,22 @@ class ImportScreen(RtocScreen):
         self.app.push_screen(FilePickerScreen(roots), picked)
 
     def load(self, path: str, sheet: str | None = None) -> None:
-        """Open the file (and one sheet) in a thread; the screen fills when it is read."""
+        """Open the file (and one sheet) in a thread; the bar shows the reading, the screen
+        fills when it is read."""
         self._info(f"reading {path} ...")
+        self._progress = (0, 0)
+        self._read_timer = self.set_interval(PROGRESS_TICK_S, self._tick)
         self._read(str(Path(path).expanduser()), sheet)
+
+    def _read_done(self) -> None:
+        timer = getattr(self, "_read_timer", None)
+        if timer is not None:
+            timer.stop()
+            self._read_timer = None
+        done, total = self._progress
+        if total:
+            self._progress = (total, total)
+        self._tick()
 
     @work(thread=True, exclusive=True, group="import-read", exit_on_error=False)
     def _read(self, path: str, sheet: str | None) -> None:
@@ -208,7 +243,7 @@ class ImportScreen(RtocScreen):
                     f"{path} is a session: load it with `rtoc import {path}` (signals, events, "
                     "scripts and settings)"
                 )
-            table = src.table(sheet or (src.sheets[0] or None))
+            table = src.table(sheet or (src.sheets[0] or None), _ReadProgress(self))
             matching = self.profiles.matching(src.format, table)
             others = [p for p in self.profiles.all() if p not in matching]
         except (ImportFileError, OSError, ValueError) as exc:
@@ -221,12 +256,14 @@ class ImportScreen(RtocScreen):
         self.app.call_from_thread(self._loaded, src, table, sheet, matching, others)
 
     def _failed(self, text: str) -> None:
+        self._read_done()
         self._info(f"[b red]{text}[/]")
         self.app.notify(text, title="import", severity="error", timeout=8)
 
     def _loaded(
         self, src: Source, table: Table, sheet: str | None, matching: list[Any], others: list[Any]
     ) -> None:
+        self._read_done()
         new_file = self.source is None or self.source.path != src.path
         self.source, self.table = src, table
         sel = self.query_one("#imp-sheet", Select)
@@ -491,7 +528,11 @@ class ImportScreen(RtocScreen):
 
     def _tick(self) -> None:
         done, total = self._progress
-        self.query_one("#imp-progress", ProgressBar).update(total=max(1, total), progress=done)
+        bar = self.query_one("#imp-progress", ProgressBar)
+        if total:
+            bar.update(total=total, progress=min(done, total))
+        else:
+            bar.update(total=None)  # not known yet: the bar pulses
 
     @work(exclusive=True, group="import", exit_on_error=False)
     async def _send(self, sigs: list[ImportSignal], skipped: list[str], timer: Any) -> None:
