@@ -33,6 +33,7 @@ from .table import (
     find_layout,
     is_data_row,
     is_time_text,
+    join_date_time,
     rate_from_metadata,
     split_unit,
     text_column_values,
@@ -223,6 +224,7 @@ def read_csv_table(
         f"{sep}-separated, {'decimal comma, ' if dec else ''}"
         f"{'header' if lay.header else 'no header'}, {enc}",
     )
+    join_date_time(table)
     return table
 
 

@@ -133,6 +133,8 @@ def _pair_x(table: Table) -> dict[str, int]:
 def default_x(table: Table, m: CsvMapping) -> int | None | str:
     """The mapping's x: a column index, None (row index) or X_RATE."""
     if m.x == X_AUTO:
+        if table.x_hint is not None:
+            return table.x_hint
         pairs = set(_pair_x(table).values())
         for i, c in enumerate(table.columns):
             if i not in pairs and (c.name.lower() in X_NAMES or c.kind == "time"):
@@ -169,6 +171,8 @@ def plan(table: Table, m: CsvMapping) -> list[PlannedSignal]:
             specs.append((s.name or col.name, yi, x, s.unit, problem))
     else:
         used = set(pair_x.values()) | ({dx} if isinstance(dx, int) else set())
+        if dx == table.x_hint and dx is not None:  # the date and time columns it was joined from
+            used |= {i for i, c in enumerate(table.columns) if c.kind == "time"}
         for i, c in enumerate(table.columns):
             if i in used or c.kind == "text":
                 continue

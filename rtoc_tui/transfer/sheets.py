@@ -24,6 +24,7 @@ from .table import (
     cell_value,
     column_names,
     find_layout,
+    join_date_time,
     rate_from_metadata,
 )
 
@@ -144,13 +145,15 @@ def _table(name: str, rows: Any, start_row: int, progress: ProgressSink) -> Tabl
     if n:
         for c in columns:
             c.values = c.values[: len(c.values) - n]
-    return Table(
+    table = Table(
         name=name,
         columns=columns,
         preview=preview,
         sample_rate=rate_from_metadata(lay.metadata),
         notes=[f"metadata: {m}" for m in lay.metadata[:20]],
     )
+    join_date_time(table)
+    return table
 
 
 def _trailing_empty(columns: list[Column]) -> int:

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,7 @@ class Table:
     skipped_reason: str = ""
     notes: list[str] = field(default_factory=list)  # metadata lines, ignored variables, ...
     row_word: str = "row"  # "line" for text files
+    x_hint: int | None = None  # the column to guess as x (a date joined with a time column)
 
     @property
     def headers(self) -> list[str]:
@@ -350,3 +351,50 @@ def text_column_values(
         else:
             out[i] = v
     return out, bad, nbad
+
+
+def _utc_offset(t: float) -> float:
+    return datetime.fromtimestamp(t).astimezone().utcoffset().total_seconds()  # type: ignore[union-attr]
+
+
+def join_date_time(table: Table) -> None:
+    """A date column followed by a time-of-day column (`Datum;Uhrzeit;...`, as many data
+    loggers write) gets a joined column `<date> <time>` appended, guessed as x.
+
+    Dates are local midnights (Unix seconds) and times seconds since midnight; their sum is
+    corrected on days where the clock changes (DST), found per distinct date.
+    """
+    cols = table.columns
+    for i in range(len(cols) - 1):
+        d, t = cols[i], cols[i + 1]
+        if d.kind != "time" or t.kind != "time" or len(d.values) != len(t.values):
+            continue
+        dv, tv = d.values, t.values
+        ok = ~(np.isnan(dv) | np.isnan(tv))
+        if not ok.any():
+            continue
+        tvals = tv[ok]
+        if tvals.min() < 0 or tvals.max() >= 86400:
+            continue
+        days = np.unique(dv[ok])
+        if len(days) > 100_000 or any(
+            datetime.fromtimestamp(x).time() != time(0) for x in days[:50]
+        ):
+            continue
+        joined = dv + tv  # NaN where either is missing
+        for day in days:
+            if _utc_offset(day) != _utc_offset(day + 86399):  # the clock changes that day
+                rows = np.flatnonzero(dv == day)
+                base = datetime.fromtimestamp(day)
+                for r in rows:
+                    if not np.isnan(tv[r]):
+                        joined[r] = (
+                            datetime.combine(base.date(), time(0)) + timedelta(seconds=float(tv[r]))
+                        ).timestamp()
+        cols.append(Column(f"{d.name} {t.name}", "", joined, "time"))
+        table.preview = [
+            [*row, f"{row[i]} {row[i + 1]}".strip() if len(row) > i + 1 else ""]
+            for row in table.preview
+        ]
+        table.x_hint = len(cols) - 1
+        return

@@ -425,3 +425,41 @@ def test_package_names_are_the_functions_in_a_fresh_process() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+def test_date_and_time_columns_are_joined_into_x(tmp_path: Path) -> None:
+    f = tmp_path / "logger.csv"
+    f.write_text(
+        "Datum;Uhrzeit;Temperatur [°C]\n01.03.2024;23:59:50;20,5\n02.03.2024;00:00:05;20,25\n",
+        encoding="utf-8",
+    )
+    t = open_source(f).table()
+    assert t.headers[-1] == "Datum Uhrzeit" and t.preview[0][-1] == "01.03.2024 23:59:50"
+    (s,) = read_file(str(f)).signals
+    t0 = datetime(2024, 3, 1, 23, 59, 50).timestamp()
+    assert (s.sname, s.unit, s.x.tolist(), s.y.tolist()) == (
+        "Temperatur",
+        "°C",
+        [t0, t0 + 15],
+        [20.5, 20.25],
+    )
+
+
+def test_joined_date_time_across_the_clock_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        f = tmp_path / "dst.csv"
+        f.write_text(
+            "Date;Time;v\n31.03.2024;01:30:00;1\n31.03.2024;03:30:00;2\n", encoding="utf-8"
+        )
+        (s,) = read_file(str(f)).signals
+        assert s.x[1] - s.x[0] == 3600.0  # 02:00 became 03:00 that night
+        assert s.x[0] == datetime.fromisoformat("2024-03-31T01:30:00+01:00").timestamp()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
