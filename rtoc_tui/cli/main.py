@@ -13,6 +13,7 @@ import time
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..config.home import Home
@@ -143,12 +144,16 @@ def drivers_list(home: HomeOpt = None) -> None:
     h = open_home(home)
     table = Table("driver", "source", "description", "settings")
     for name, spec in sorted(discover(h.devices_dir).items()):
+        need = spec.missing_extra()
+        if need is not None:
+            table.add_row(name, spec.source, f"[yellow]needs {escape(need)}[/]", "")
+            continue
         try:
             cls = load_class(spec)
             doc = (cls.__doc__ or "").strip().splitlines()[0] if (cls.__doc__ or "").strip() else ""
             settings = ", ".join(cls.SETTINGS)
         except DeviceError as exc:
-            doc, settings = f"[red]unavailable: {exc}[/]", ""
+            doc, settings = f"[red]unavailable: {escape(str(exc))}[/]", ""
         table.add_row(name, spec.source, doc, settings)
     console.print(table)
 
