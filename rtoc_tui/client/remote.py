@@ -525,7 +525,13 @@ class RemoteClient:
             if isinstance(exc, ClientError):
                 raise ClientError(f"import failed, nothing was stored: {exc}") from exc
             raise
-        r = await self.call("import_commit", SLOW_CALL_TIMEOUT_S, import_id=import_id)
+        try:
+            r = await self.call("import_commit", SLOW_CALL_TIMEOUT_S, import_id=import_id)
+        except Disconnected as exc:
+            raise ClientError(
+                f"the connection was lost while the logger stored the import ({exc}): the logger "
+                "finishes it on its own (all of it, unless its storage fails); check its signals"
+            ) from exc
         return ImportReport(
             int(r["signals"]),
             int(r["samples"]),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import wave
 from pathlib import Path
 
@@ -156,6 +157,24 @@ async def test_cli_import_goes_through_a_running_logger(
         assert buf is not None and buf.unit == "V"
         assert buf.window(None, None)[1].tolist() == [10, 20, 30]
         await flush(svc)
+        # a session: its signals go through the logger, its events into the store
+        sess = tmp_path / "s.json"
+        sess.write_text(
+            json.dumps(
+                {
+                    "data": {"Old.sig": [[1.0, 2.0], [5.0, 6.0], "A"]},
+                    "events": {"Old.sig": [[1.5], ["threshold"]]},
+                }
+            ),
+            encoding="utf-8",
+        )
+        r = await asyncio.to_thread(
+            CliRunner().invoke, cli(), ["import", str(sess), "--home", str(home.root)]
+        )
+        assert r.exit_code == 0, r.output
+        assert "imported 2 samples of 1 signals and 1 events" in r.output
+        assert logger.store.get("Old.sig").window(None, None)[1].tolist() == [5.0, 6.0]
+        assert [e.text for e in svc.engine.events(None, None)] == ["threshold"]
         # --store bypasses the logger
         r = await asyncio.to_thread(
             CliRunner().invoke,
