@@ -116,9 +116,22 @@ def _zip_kind(path: Path, ext: str | None) -> str:
 
 
 def _ole_names(path: Path) -> bytes:
-    """The first directory sectors of an OLE2 file (stream names are UTF-16 there)."""
+    """Bytes holding the OLE2 directory (stream names are UTF-16 there): its first sectors,
+    found from the header (an encrypted workbook puts it after the data), and the file's start."""
+    import struct
+
     with path.open("rb") as fh:
-        return fh.read(64 * 1024)
+        head = fh.read(64 * 1024)
+        try:
+            shift = struct.unpack_from("<H", head, 0x1E)[0]  # sector size = 2**shift
+            first_dir = struct.unpack_from("<I", head, 0x30)[0]
+        except struct.error:
+            return head
+        if shift not in (9, 12) or first_dir >= 0xFFFFFFFA:
+            return head
+        size = 1 << shift
+        fh.seek((first_dir + 1) * size)
+        return fh.read(4 * size) + head
 
 
 def _is_text(head: bytes) -> bool:
