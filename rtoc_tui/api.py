@@ -8,6 +8,7 @@ caller (copies, never live buffers). `LocalClient` calls the core in this proces
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -185,6 +186,29 @@ class ServerInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ImportSignal:
+    """One signal to import in bulk (a file's column, say): 'Device.Signal', unit, samples."""
+
+    name: str
+    unit: str
+    x: np.ndarray
+    y: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What a bulk import stored: samples per signal, and what did not fit in memory."""
+
+    signals: int
+    samples: int
+    stored: tuple[tuple[str, int], ...]
+    dropped: int = 0  # samples beyond recordLength when the logger has no storage
+
+
+ImportProgress = Callable[[int, int], None]  # (samples sent, samples in all); maybe off-loop
+
+
 @runtime_checkable
 class LoggerClient(Protocol):
     """What the UI may ask of a logger: the contract `LocalClient`, `RemoteClient` and the
@@ -317,6 +341,19 @@ class LoggerClient(Protocol):
     async def clear_signals(self, names: list[str] | None = None) -> None:
         """Drop the in-memory samples of the named signals (all when None); the signals stay
         listed and unknown names are ignored. Needs a connection."""
+        ...
+
+    async def import_signals(
+        self, signals: list[ImportSignal], progress: ImportProgress | None = None
+    ) -> ImportReport:
+        """Add many samples of many signals as one transaction: all of them or none. Returns
+        what was stored per signal (and, without storage, how many samples did not fit in
+        memory). progress(sent, total) is called as samples go (maybe off the loop). Raises
+        `ClientError` for a name that is not Device.Signal or x and y of different lengths
+        (nothing stored), or a failure while storing (saying exactly what was stored). A
+        RemoteClient stages the samples on the server and stores them on commit: a connection
+        lost before the commit stores nothing (`ClientError`), one lost during the commit says
+        the logger finishes it. Needs a connection."""
         ...
 
     async def delete_signals(self, names: list[str]) -> None:

@@ -11,10 +11,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from ...api import ClientError, DeviceDetail, EventInfo, ParameterInfo
 from ..state import LoggerState, is_active
+from ..widgets.footer import FittingFooter
 from ..work import base_screen_visible, client_call, describe_error, rtoc_app
 from .base import RtocScreen
 
@@ -98,7 +99,7 @@ class DeviceScreen(RtocScreen):
             yield Label("", id="edit-label")
             yield Input(id="edit-input")
         yield Static("", id="device-result")
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one("#device-params").border_title = "Parameters (enter: edit)"
