@@ -20,6 +20,9 @@ from ..api import (
     DeviceDetail,
     DeviceInfo,
     EventInfo,
+    ImportProgress,
+    ImportReport,
+    ImportSignal,
     ScriptInfo,
     ScriptOutput,
     ServerInfo,
@@ -234,6 +237,11 @@ class StoreClient:
 
     async def clear_signals(self, names: list[str] | None = None) -> None:
         raise ClientError(READ_ONLY.format("clear signals"))
+
+    async def import_signals(
+        self, signals: list[ImportSignal], progress: ImportProgress | None = None
+    ) -> ImportReport:
+        raise ClientError(READ_ONLY.format("import data"))
 
     async def delete_signals(self, names: list[str]) -> None:
         raise ClientError(READ_ONLY.format("delete signals"))

@@ -85,6 +85,7 @@ async def test_store_client_reads_the_history(store_client: StoreClient) -> None
         lambda c: c.send("D", {"a": 1.0}),
         lambda c: c.clear_signals(None),
         lambda c: c.delete_signals(["Tank.Level"]),
+        lambda c: c.import_signals([]),
         lambda c: c.add_event("x"),
         lambda c: c.start_device("Generator"),
         lambda c: c.run_script("print(1)"),
