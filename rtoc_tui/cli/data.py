@@ -17,6 +17,7 @@ from ..config.schema import ConfigError
 from .common import HomeOpt, console, err_console, fail
 
 if TYPE_CHECKING:
+    from ..storage.base import StorageEngine
     from ..transfer import Imported, ImportResult
     from ..transfer.mapping import CsvMapping
 
@@ -38,7 +39,7 @@ def parse_time(text: str | None) -> float | None:
         raise typer.BadParameter(f"{text!r} is neither Unix seconds nor an ISO date/time") from None
 
 
-def _open(home: Path | None) -> tuple[Home, object]:
+def _open(home: Path | None) -> tuple[Home, StorageEngine]:
     from ..storage import StorageError, make_engine
 
     h = Home(resolve_home(home))
@@ -88,11 +89,11 @@ def export_cmd(
     _h, engine = _open(home)
     try:
         with RichProgress(err_console) as progress:
-            out = export(EngineSource(engine), output, signal or None, xmin, xmax, fmt, progress)  # type: ignore[arg-type]
+            out = export(EngineSource(engine), output, signal or None, xmin, xmax, fmt, progress)
     except (ExportError, StorageError, OSError) as exc:
         raise fail(f"export failed: {exc}") from exc
     finally:
-        engine.close()  # type: ignore[attr-defined]
+        engine.close()
     console.print(f"wrote {out}")
 
 
@@ -301,11 +302,11 @@ def _import_into_store(h: Home, data: Imported, with_events: bool) -> ImportResu
     _h, engine = _open(h.root)
     try:
         with RichProgress(err_console) as progress:
-            return import_into_engine(engine, data, progress)  # type: ignore[arg-type]
+            return import_into_engine(engine, data, progress)
     except (StorageError, ValueError) as exc:
         raise fail(f"import failed, nothing was stored (one transaction): {exc}") from exc
     finally:
-        engine.close()  # type: ignore[attr-defined]
+        engine.close()
 
 
 def _import_through_logger(target: tuple[str, int, str | None], data: Imported) -> ImportResult:

@@ -16,6 +16,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..core.logger import Logger
     from .csv_import import CsvImportError, CsvMapping, CsvSignal, read_csv
     from .exporter import ExportError, export
     from .imported import (
@@ -135,7 +138,15 @@ def read_file(
     return data
 
 
-def export_logger(logger, path, names=None, xmin=None, xmax=None, fmt=None, progress=None):  # type: ignore[no-untyped-def]
+def export_logger(
+    logger: Logger,
+    path: str | Path,
+    names: list[str] | None = None,
+    xmin: float | None = None,
+    xmax: float | None = None,
+    fmt: str | None = None,
+    progress: ProgressSink | None = None,
+) -> Path:
     """Export from a running logger: stored history plus memory (memory only without storage)."""
     from .exporter import export
     from .sources import LoggerSource

@@ -93,7 +93,9 @@ def _read_v5(path: Path, cols: list[Column], notes: list[str]) -> None:
 
     def walk(name: str, v: Any, depth: int) -> None:
         if isinstance(v, mat_struct):
-            for f in v._fieldnames:
+            # scipy's loader sets _fieldnames on every struct it reads (the documented way to
+            # list a mat_struct's fields); scipy-stubs does not declare it
+            for f in v._fieldnames:  # type: ignore[attr-defined]
                 walk(f"{name}.{f}", getattr(v, f), depth + 1)
             return
         if isinstance(v, np.ndarray) and v.dtype.kind == "O":

@@ -354,7 +354,9 @@ def text_column_values(
 
 
 def _utc_offset(t: float) -> float:
-    return datetime.fromtimestamp(t).astimezone().utcoffset().total_seconds()  # type: ignore[union-attr]
+    offset = datetime.fromtimestamp(t).astimezone().utcoffset()
+    assert offset is not None  # astimezone() returns an aware datetime
+    return offset.total_seconds()
 
 
 def join_date_time(table: Table) -> None:

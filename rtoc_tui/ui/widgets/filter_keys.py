@@ -71,8 +71,8 @@ class FilterKeys(_Base):
             if not starts:
                 return False
             self.start_typing()
-            if key != "slash":
-                self._set_filter(box.value + char)  # type: ignore[operator]
+            if key != "slash" and char is not None:  # a printable key started the filter
+                self._set_filter(box.value + char)
             return True
         if key == "enter":
             self.typing = False
