@@ -220,7 +220,8 @@ class LoggerClient(Protocol):
       `connect` and `close` while the connection is down; it reconnects in the background, so
       the same call works again once `info.connected` is True;
     - `ClientError` when no reply arrives in time (30 s; 300 s for start/stop_device,
-      set_parameter, call_function, run/stop_script, set_config, query and export);
+      set_parameter, call_function, run/stop_script, set_config, import_signals' chunks and
+      commit, query and export);
     - `ClientError` from the privileged methods (scripts and automation, `set_config`,
       `export`) unless it is connected over loopback or to a password-protected server.
     `LocalClient` is always connected and never raises `Disconnected`. "Needs a connection"
