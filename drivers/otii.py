@@ -1159,6 +1159,12 @@ class Otii(LoggerPlugin):
         """Close the connection and build the exception the base class reports."""
         self._drop()
         detail, is_io = _describe(exc)
+        if isinstance(exc, Otii_Exception) and exc.type == "Device not connected":
+            found = re.search(r'ID: "([^"]*)"', str(exc.message))  # the client's text
+            dev_id = found.group(1) if found else ""
+            unit = self._units.get(dev_id)
+            name = unit.name if unit is not None else dev_id
+            detail = f"device {name} ({dev_id}) disconnected from the Otii server"
         msg = f"Otii server {self.settings['host']}:{self.settings['port']}: {self._step}: {detail}"
         if is_io:
             # while the server stays unreachable every retry fails a little differently (reset,
@@ -1399,7 +1405,7 @@ class Otii(LoggerPlugin):
                 have = a.get_channel_samplerate(ch)
                 raise OtiiRefused(
                     f"{u.name} is an {a.type}: its {ch} sample rate is fixed at {have}/s "
-                    f"(only an Ace takes {rate}/s); remove {ch} from devices.Otii.samplerates"
+                    f"(only an Ace takes {rate}/s); set samplerates/channel_samplerate for an Ace only"
                 ) from exc
         u.status["rates"] = {
             ch: a.get_channel_samplerate(ch) for ch in self._channels if ch in ANALOG
