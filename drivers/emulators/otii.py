@@ -248,6 +248,7 @@ class EmulatedDevice:
     tx: bool = False
     rx_level: bool = True  # an idle UART line is high
     tx_written: list[str] = field(default_factory=list)
+    pending_rx: list[tuple[float, str]] = field(default_factory=list)  # DUT replies to come
     properties: dict[str, Any] = field(default_factory=dict)
     hw_version: str = "Arc 1.1"
     fw_version: str = "1.2.4"
@@ -296,8 +297,11 @@ class EmulatedDevice:
         return {k: picked[..., n] for n, k in enumerate(_TIMELINE_KEYS)}
 
     def change_times(self, a: float, b: float) -> list[float]:
-        """Times in (a, b] at which the output settings changed."""
-        return [t for t in self._t if a < t <= b]
+        """Times in [a, b] at which the output settings changed.
+
+        a is included: a change is always marked after the tick that generated up to its time.
+        """
+        return [t for t in self._t if a <= t <= b]
 
     def samplerate(self, channel: str) -> int:
         return self.samplerates.get(channel, RATES.get(self.type, RATES["Arc"])[channel])
@@ -515,8 +519,11 @@ class OtiiEmulator:
     def set_gpi(self, device_id: str, pin: int, value: bool | None) -> None:
         """Drive digital input `pin` (1 or 2) high or low; None gives GPI1 back to the DUT."""
         with self.lock:
-            self._tick(self.clock())
-            self.devices[device_id].gpi_override[pin] = value
+            now = self.clock()
+            self._tick(now)
+            dev = self.devices[device_id]
+            dev.gpi_override[pin] = value
+            dev.mark(now)  # a change time: the edge generator looks there
 
     def device(self, index: int = 0) -> EmulatedDevice:
         """The index-th emulated device (for assertions in tests)."""
@@ -862,7 +869,7 @@ class OtiiEmulator:
             self._drain(dev, a, now)
             dev.checked_to = now
         rec = self._running()
-        if rec is not None:
+        if rec is not None and now > rec.generated_to:
             self._generate(rec, rec.generated_to, now)
             rec.generated_to = now
 
@@ -955,16 +962,17 @@ class OtiiEmulator:
         for t in dev.change_times(a, b):  # power-on: the DUT boots
             s = dev.settings_at(np.array([t - 1e-9, t]))
             if s["on"][0] == 0 and s["on"][1] > 0:
-                lines.append((t + 0.002, "Device booting\r\n"))
-        for n in range(math.floor(a - 0.5) + 1, math.floor(b - 0.5) + 1):
-            t = n + 0.5
-            s = dev.settings_at(np.array([t]))
+                lines.append((t, "Device booting\r\n"))
+        # the sensor read starts at half past and is reported 20 ms later
+        for n in range(math.floor(a - 0.52) + 1, math.floor(b - 0.52) + 1):
+            s = dev.settings_at(np.array([n + 0.5]))
             if s["on"][0] > 0:
                 ma = 25.0 * s["v"][0] / DUT_VOLTAGE
-                lines.append((t + 0.02, f"sensor read #{n}: {ma:.1f} mA\r\n"))
-        for t, text in sorted(lines):
-            if a < t <= b:
-                entries.append((t - rec.start, self._over_uart(dev, text)))
+                lines.append((n + 0.52, f"sensor read #{n}: {ma:.1f} mA\r\n"))
+        due = [(t, text) for t, text in dev.pending_rx if t <= b]
+        dev.pending_rx = [(t, text) for t, text in dev.pending_rx if t > b]
+        for t, text in sorted(lines + due):
+            entries.append((t - rec.start, self._over_uart(dev, text)))
 
     @staticmethod
     def _over_uart(dev: EmulatedDevice, text: str) -> str:
@@ -1413,19 +1421,14 @@ class OtiiEmulator:
         if not dev.uart:
             raise _failure("the UART is disabled (enable it with arc_enable_uart)")
         dev.tx_written.append(text)
-        rec = self._running()
-        key = (dev.device_id, "rx")
-        if rec is None or key not in rec.logs or not dev.main_on:
-            return  # nobody listens, or nothing records the answer
+        if not dev.main_on:
+            return  # an unpowered DUT does not answer
         now = self.clock()
         for cmd in text.replace("\r", "\n").split("\n"):
-            if cmd.strip():  # the DUT echoes and answers AT commands like a modem
+            if cmd.strip():  # the DUT echoes and answers AT commands like a modem, 50 ms later
                 answer = "OK" if cmd.strip().upper().startswith("AT") else "ERROR"
-                rec.logs[key].append((now + 0.001 - rec.start, self._over_uart(dev, cmd + "\r\n")))
-                rec.logs[key].append(
-                    (now + 0.002 - rec.start, self._over_uart(dev, answer + "\r\n"))
-                )
-        rec.generated_to = max(rec.generated_to, now + 0.002)
+                dev.pending_rx.append((now + 0.001, cmd + "\r\n"))
+                dev.pending_rx.append((now + 0.05, answer + "\r\n"))
 
     # -- arc_*: supply and battery ------------------------------------------------------------
     def cmd_arc_get_supply_mode(self, data: dict[str, Any]) -> dict[str, Any]:
