@@ -11,6 +11,7 @@ from typing import Any
 
 from ..config.home import get_value, update_config_file
 from ..config.schema import ConfigError, field_doc, iter_fields
+from ..config.wizard import mask_devices
 from ..core import introspect
 from ..core.devices import DeviceError
 from ..core.logger import Logger
@@ -135,6 +136,8 @@ def config_of(logger: Logger) -> list[ConfigValue]:
     for key, value, f, _tp in iter_fields(logger.config):
         if key in SECRET_KEYS and value:
             value = SECRET_MASK
+        elif key == "devices":
+            value = mask_devices(value)  # devices.Otii.password and the like
         out.append(ConfigValue(key, value, prov.get(key, "default"), field_doc(f)))
     return out
 

@@ -37,10 +37,31 @@ CLEAR = "-"
 PG_CONNECT_TIMEOUT_S = 5
 
 
+SECRET_WORDS = ("password", "passwd", "token", "secret")
+"""A device setting whose name holds one of these is a secret (devices.Otii.password)."""
+
+
+def mask_devices(devices: Any) -> Any:
+    """devices.<driver>.<setting> with secret names masked; the rest unchanged."""
+    if not isinstance(devices, dict):
+        return devices
+    return {
+        name: {
+            k: "********" if v and any(w in str(k).lower() for w in SECRET_WORDS) else v
+            for k, v in settings.items()
+        }
+        if isinstance(settings, dict)
+        else settings
+        for name, settings in devices.items()
+    }
+
+
 def mask(key: str, value: Any) -> Any:
     """The value as it may be shown: secrets become asterisks (or '(empty)')."""
     if key in SECRET_KEYS:
         return "********" if value else "(empty)"
+    if key == "devices":
+        return mask_devices(value)
     return value
 
 
@@ -498,11 +519,13 @@ class Wizard:
             hint = " (a number above or a path)" if ports else ""
             if setting.default is None:
                 hint += " ('-' for none)"
+            secret = getattr(setting, "secret", False)
             value = self.p.ask(
                 f"{name}.{key}: {setting.doc}{hint}",
                 now,
                 parse,
-                shown="none" if now is None else show_value(now),
+                shown="none" if now is None else "********" if secret and now else show_value(now),
+                secret=secret,
             )
             if ports and isinstance(value, str) and value and not os.path.exists(value):
                 self.say(f"  [yellow]! {escape(value)} does not exist now; kept anyway[/]")
