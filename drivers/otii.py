@@ -885,18 +885,15 @@ class Otii(LoggerPlugin):
             proj = self._project
             assert proj is not None
             target = filename or self._project_file
-            was_recording = self._recording is not None
-            if was_recording:
-                proj.stop_recording()
-                self._recording = None
-            if target:
-                saved = proj.save_as(target, force=True)
-            elif getattr(proj, "filename", None):
-                saved = proj.save()
-            else:
+            if not target and not getattr(proj, "filename", None):
                 raise OtiiRefused(
                     "the project has no file yet: give a filename or set project_file"
                 )
+            was_recording = self._recording is not None
+            if was_recording:  # the server saves a stopped project only
+                proj.stop_recording()
+                self._recording = None
+            saved = proj.save_as(target, force=True) if target else proj.save()
             if was_recording:
                 self._open_recording(fresh=True)
             self._project_file = saved
@@ -1040,7 +1037,7 @@ class Otii(LoggerPlugin):
             assert self._otii is not None
             self._otii.set_all_main(bool(enable))
             for unit in self._units.values():
-                unit.want["main_power"] = bool(enable)
+                unit.want["main_power"] = unit.status["main"] = bool(enable)
 
         self._call("switch all main outputs", all_main)
 
@@ -1419,10 +1416,12 @@ class Otii(LoggerPlugin):
             self._step = "stop recording"
             self._project.stop_recording()
             self._recording = None
-        for u in self._units.values():
-            self._apply_channels(u)
-        if was:
-            self._open_recording(fresh=True)
+        try:
+            for u in self._units.values():
+                self._apply_channels(u)
+        finally:  # a refused rate must not leave the logger without a recording
+            if was:
+                self._open_recording(fresh=True)
 
     def _open_recording(self, *, fresh: bool) -> None:
         """Resume our recording if the server kept it running, else join or start one."""
