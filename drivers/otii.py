@@ -37,7 +37,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-from otii_tcp_client import arc, battery_emulator, otii, otii_connection, project, recording
+from otii_tcp_client import arc, battery_emulator, otii, otii_connection
+from otii_tcp_client import project as otii_project
+from otii_tcp_client import recording as otii_recording
 from otii_tcp_client.otii_client import LICENSE_MAP
 from otii_tcp_client.otii_exception import Otii_Exception
 
@@ -504,8 +506,8 @@ class Otii(LoggerPlugin):
         self._step = "connect"
         self._conn: _Connection | None = None
         self._otii: otii.Otii | None = None
-        self._project: project.Project | None = None
-        self._recording: recording.Recording | None = None
+        self._project: otii_project.Project | None = None
+        self._recording: otii_recording.Recording | None = None
         self._connected = False
         # kept across reconnects: server-side state this driver owns
         self._defaults: dict[str, Any] = {
@@ -946,7 +948,7 @@ class Otii(LoggerPlugin):
             multi = len(names) > 1
             for m in rec.measurements or []:
                 dev_id, ch = m.get("device_id"), m.get("channel")
-                unit = names.get(dev_id)
+                unit = names.get(str(dev_id))
                 if unit is None or ch not in ALL_CHANNELS or (wanted and ch not in wanted):
                     continue
                 dname = f"{self._devicename}_rec{rec.id}" + (
@@ -989,6 +991,7 @@ class Otii(LoggerPlugin):
             return data, rec.id
 
         data, rid = self._call("fetch recording", fetch)
+        assert self._host is not None
         result = import_into_logger(self._host, data)
         summary = {
             "recording_id": rid,
@@ -1261,7 +1264,7 @@ class Otii(LoggerPlugin):
             fits = [
                 lic
                 for lic in licences
-                if lic.get("available") and kind in LICENSE_MAP.get(lic.get("type"), [])
+                if lic.get("available") and kind in LICENSE_MAP.get(str(lic.get("type")), [])
             ]
             if any(lic.get("reserved_to") for lic in fits):
                 continue
@@ -1469,7 +1472,7 @@ class Otii(LoggerPlugin):
     def _fetch(self) -> None:
         """Append every channel's samples, edges and lines that arrived since the last poll."""
         rec = self._recording
-        assert rec is not None
+        assert rec is not None and self._host is not None
         store = self._host.store
         limit = self.settings["max_batch"]
         got = False
@@ -1540,6 +1543,7 @@ class Otii(LoggerPlugin):
 
     def _sample_values(self) -> None:
         """Without a recording: one present value per numeric channel (arc_get_value)."""
+        assert self._host is not None
         store = self._host.store
         for u in self._units.values():
             for ch in self._channels:
@@ -1622,7 +1626,7 @@ class Otii(LoggerPlugin):
     def _on_target(self, what: str, fn: Callable[[_Unit], Any]) -> Any:
         return self._call(what, fn)
 
-    def _require_recording(self) -> recording.Recording:
+    def _require_recording(self) -> otii_recording.Recording:
         if self._recording is not None:
             return self._recording
         if self._project is not None:
