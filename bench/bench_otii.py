@@ -29,14 +29,14 @@ from otii_tcp_client import otii, otii_connection
 
 from rtoc_tui.config.home import Home
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.storage import attach_storage
+from rtoc_tui.storage import attach_storage
 
 NUMERIC = "mc,mv,mp,ac,av,ap,sp,sn,vb,vj,tp,i1,i2"
 TARGET_PERCENT = {"one": 15.0, "three": 35.0}
 
 
 def start_emulator(n_devices: int) -> tuple[subprocess.Popen[str], int]:
-    args = [sys.executable, "-m", "rtoc_tui.drivers.emulators.otii", "--port", "0"]
+    args = [sys.executable, "-m", "rtoc_tui.drivers.otii.emulator", "--port", "0"]
     for n in range(1, n_devices + 1):
         args += ["--device", f"Arc:Arc {n}"]
     emu = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -9,13 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ..config.home import get_value, update_config_file
-from ..config.schema import ConfigError, field_doc, iter_fields
-from ..config.wizard import mask_devices
-from ..core import introspect
-from ..core.devices import DeviceError
-from ..core.logger import Logger
-from .api import (
+from ..api import (
     ClientError,
     ConfigValue,
     DeviceDetail,
@@ -32,10 +26,20 @@ from .api import (
     SignalWindow,
     Status,
 )
+from ..config.home import get_value, update_config_file
+from ..config.schema import (
+    SECRET_MASK,
+    ConfigError,
+    field_doc,
+    is_secret,
+    iter_fields,
+    mask_secret,
+)
+from ..core import introspect
+from ..core.devices import DeviceError
+from ..core.logger import Logger
 
 # Config keys whose values never leave the logger (the UI shows that a value is set, not it).
-SECRET_KEYS = frozenset({"tcp.password", "telegram.token", "postgresql.password"})
-SECRET_MASK = "********"
 
 
 def status_of(logger: Logger) -> Status:
@@ -134,17 +138,15 @@ def config_of(logger: Logger) -> list[ConfigValue]:
     prov = logger.loaded.provenance
     out = []
     for key, value, f, _tp in iter_fields(logger.config):
-        if key in SECRET_KEYS and value:
-            value = SECRET_MASK
-        elif key == "devices":
-            value = mask_devices(value)  # devices.Otii.password and the like
+        value = mask_secret(key, value)
         out.append(ConfigValue(key, value, prov.get(key, "default"), field_doc(f)))
     return out
 
 
 def apply_config(logger: Logger, updates: dict[str, Any]) -> None:
     """Validate and save config changes, then apply those that take effect at runtime."""
-    updates = {k: v for k, v in updates.items() if not (k in SECRET_KEYS and v == SECRET_MASK)}
+    # a masked secret sent back unchanged means "keep the stored one"
+    updates = {k: v for k, v in updates.items() if not (is_secret(k) and v == SECRET_MASK)}
     try:
         cfg = update_config_file(logger.home.config_file, updates)
     except ConfigError as exc:
@@ -284,9 +286,9 @@ class LocalClient:
     async def clear_events(self) -> None:
         self.logger.events.clear()
 
-    # -- scripts and automation (rtoc_tui.core.scripting, as logger.automation) ----------------
+    # -- scripts and automation (rtoc_tui.scripting, as logger.automation) ----------------
     def _automation(self) -> Any:
-        auto = getattr(self.logger, "automation", None)
+        auto = self.logger.automation
         if auto is None:
             raise ClientError("scripting is not available in this logger")
         return auto
@@ -310,7 +312,7 @@ class LocalClient:
         return await self._auto_call("run", source, name, mode, samplerate, triggers)
 
     async def scripts(self) -> list[ScriptInfo]:
-        if getattr(self.logger, "automation", None) is None:
+        if self.logger.automation is None:
             return []
         return await self._auto_call("list")
 
@@ -321,7 +323,7 @@ class LocalClient:
         return await self._auto_call("output", script_id, cursor)
 
     async def saved_scripts(self) -> list[str]:
-        if getattr(self.logger, "automation", None) is None:
+        if self.logger.automation is None:
             return []
         return await self._auto_call("saved")
 
@@ -332,7 +334,7 @@ class LocalClient:
         await self._auto_call("save", name, source)
 
     async def global_events(self) -> dict[str, dict[str, Any]]:
-        if getattr(self.logger, "automation", None) is None:
+        if self.logger.automation is None:
             return {}
         return await self._auto_call("global_events")
 
@@ -340,7 +342,7 @@ class LocalClient:
         await self._auto_call("set_global_event", name, spec)
 
     async def global_actions(self) -> dict[str, dict[str, Any]]:
-        if getattr(self.logger, "automation", None) is None:
+        if self.logger.automation is None:
             return {}
         return await self._auto_call("global_actions")
 
@@ -355,11 +357,11 @@ class LocalClient:
         await asyncio.to_thread(apply_config, self.logger, updates)
         return config_of(self.logger)
 
-    # -- storage (filled in by rtoc_tui.core.storage) -----------------------------------------
+    # -- storage (filled in by rtoc_tui.storage) -----------------------------------------
     async def query(
         self, name: str, xmin: float | None, xmax: float | None, max_n: int
     ) -> SignalWindow:
-        storage = getattr(self.logger, "storage", None)
+        storage = self.logger.storage
         buf = self.logger.store.get(name)
         if storage is None:
             if buf is None:

@@ -12,15 +12,15 @@ import helpers
 import numpy as np
 import pytest
 from helpers import events, wait_for
-from rtoc_tui.drivers.emulators.otii import OtiiEmulator
-from rtoc_tui.drivers.otii import Otii, OtiiRefused
+from rtoc_tui.drivers.otii.driver import Otii, OtiiRefused
+from rtoc_tui.drivers.otii.emulator import OtiiEmulator
 
 import rtoc_tui.core.plugin as plugin_mod
+from rtoc_tui.cli.wizard import mask
 from rtoc_tui.config.home import Home
-from rtoc_tui.config.wizard import mask
 from rtoc_tui.core import introspect
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.storage import attach_storage
+from rtoc_tui.storage import attach_storage
 
 ALL = "mc,mv,mp,ac,av,ap,sp,sn,vb,vj,tp,i1,i2,rx"
 

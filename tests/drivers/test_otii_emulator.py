@@ -16,7 +16,7 @@ from otii_tcp_client import arc as arc_mod
 from otii_tcp_client import otii as otii_mod
 from otii_tcp_client import otii_client, otii_connection
 from otii_tcp_client.otii_exception import Otii_Exception
-from rtoc_tui.drivers.emulators.otii import RATES, OtiiEmulator
+from rtoc_tui.drivers.otii.emulator import RATES, OtiiEmulator
 
 
 class Clock:

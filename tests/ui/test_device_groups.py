@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from rtoc_tui.drivers.emulators.otii import OtiiEmulator
+from rtoc_tui.drivers.otii.emulator import OtiiEmulator
 from textual.widgets import DataTable, Input, Tab, Tabs
 
 from rtoc_tui.ui.app import build_app
