@@ -188,6 +188,7 @@ class DeviceScreen(RtocScreen):
         tabs.display = bool(groups)
         if groups != self._groups:
             self._groups = groups
+            self.refresh_bindings()
             tabs.clear()
             for n, group in enumerate(groups):
                 tabs.add_tab(Tab(group, id=f"group-{n}"))
@@ -217,6 +218,12 @@ class DeviceScreen(RtocScreen):
         if group != self.group:
             self.group = group
             self._fill_parameters()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The group keys only appear for a driver that groups its parameters."""
+        if action == "group":
+            return bool(self._groups)
+        return True
 
     def action_group(self, step: int) -> None:
         """Show the previous or next parameter group."""
