@@ -928,7 +928,10 @@ class Otii(LoggerPlugin):
             import_into_logger,
         )
 
-        wanted = parse_channels(channels, self._registry_name) if channels.strip() else None
+        try:
+            wanted = parse_channels(channels, self._registry_name) if channels.strip() else None
+        except SettingsError as exc:
+            raise ValueError(str(exc).split(": ", 2)[-1]) from None
 
         def fetch(u: _Unit) -> tuple[Imported, int]:
             assert self._project is not None
