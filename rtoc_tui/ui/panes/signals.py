@@ -313,16 +313,27 @@ class SignalsPane(Pane):
         if names:
             self.clear_signals(names)
 
-    def clear_signals(self, names: list[str]) -> None:
-        """Drop the samples of signals (they stay listed)."""
-        client = rtoc_app(self).client
-        client_call(
-            self,
-            lambda: client.clear_signals(names),
-            group="signals",
-            done=lambda _r: rtoc_app(self).refresh_now(),
-            success=f"cleared {self._what(names)}",
-        )
+    def clear_signals(self, names: list[str], confirm: bool = True) -> None:
+        """Drop the samples of signals (they stay listed), after a confirmation."""
+        from ..screens.dialogs import ConfirmDialog
+
+        def go(ok: bool | None) -> None:
+            if not ok:
+                return
+            client = rtoc_app(self).client
+            client_call(
+                self,
+                lambda: client.clear_signals(names),
+                group="signals",
+                done=lambda _r: rtoc_app(self).refresh_now(),
+                success=f"cleared {self._what(names)}",
+            )
+
+        if confirm:
+            question = f"Clear every sample of {self._what(names)} (memory and store)?"
+            self.app.push_screen(ConfirmDialog(question, "Clear"), go)
+        else:
+            go(True)
 
     def action_delete(self) -> None:
         names = self.selected_names()
