@@ -1,0 +1,10 @@
+"""A user's copy of RTOC's Generator plugin, which needs RTOC's Qt GUI files."""
+from LoggerPlugin import LoggerPlugin
+from PyQt5 import uic
+
+
+class Plugin(LoggerPlugin):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setDeviceName("Generator")
+        raise RuntimeError("this copy is broken")
