@@ -112,6 +112,15 @@ def _recv(sock: socket.socket, key: str | None = None) -> Any:
                 raise WrongPasswordError(
                     "SOCKET PASSWORD ERROR", "The provided password is wrong!"
                 ) from None
+        # A plain reply to an encrypted request: our server says so when the password was
+        # wrong (RTOC's server did not answer); anything else means it has no password.
+        try:
+            said = deserializeJSON(body)
+        except ValueError:
+            said = None
+        text = str(said.get("errorText", "")) if isinstance(said, dict) else ""
+        if "wrong password" in text.lower():
+            raise WrongPasswordError("SOCKET PASSWORD ERROR", f"The server says: {text}")
         raise NoPasswordProtectionError(
             "SOCKET PASSWORD ERROR", "No password provided! Cannot receive data"
         )
