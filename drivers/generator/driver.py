@@ -88,7 +88,9 @@ class Generator(LoggerPlugin):
         """Set exampleString (RTOC's Generator example function)."""
         self.exampleString = str(name)
 
-    def setAlphaColor(self, red: int = 0, green: int = 255, blue: int = 0, alpha: int = 255) -> None:
+    def setAlphaColor(
+        self, red: int = 0, green: int = 255, blue: int = 0, alpha: int = 255
+    ) -> None:
         """Set a colour, each part 0-255 (RTOC's Generator example function; it logs it)."""
         self.info(f"R: {red}, G: {green}, B: {blue}, A: {alpha}")
 

@@ -174,7 +174,10 @@ def _package(name: str, folder: Path) -> types.ModuleType:
     init = folder / "__init__.py"
     if init.is_file():
         spec = importlib.util.spec_from_file_location(
-            name, init, loader=_PluginLoader(name, str(init)), submodule_search_locations=[str(folder)]
+            name,
+            init,
+            loader=_PluginLoader(name, str(init)),
+            submodule_search_locations=[str(folder)],
         )
     else:
         spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
@@ -317,7 +320,9 @@ def load_class(spec: DriverSpec) -> type[LoggerPlugin]:
             raise
         except BaseException as exc:
             _reraise_interrupt(exc)
-            raise DeviceError(describe_plugin_failure(exc, f"{path.name}: import failed: ")) from exc
+            raise DeviceError(
+                describe_plugin_failure(exc, f"{path.name}: import failed: ")
+            ) from exc
         cls = getattr(module, "Plugin", None)
     else:
         need = spec.missing_extra()

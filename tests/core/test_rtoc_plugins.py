@@ -80,7 +80,9 @@ def test_sys_exit_on_import_is_the_plugins_failure(logger: Logger) -> None:
     finally:
         logger.devices.stop_all()
     status = {d.name: d for d in logger.devices.status()}
-    assert status["ExitOnImport"].state == "error" and "sys.exit(1)" in status["ExitOnImport"].reason
+    assert (
+        status["ExitOnImport"].state == "error" and "sys.exit(1)" in status["ExitOnImport"].reason
+    )
 
 
 def test_drivers_list_survives_a_plugin_that_exits(logger: Logger) -> None:

@@ -52,9 +52,7 @@ def test_rtoc_library_tour(make_auto: Make, finish: Any) -> None:
     assert events[1].x == pytest.approx(events[0].x + 10, abs=1.0)  # x= before priority
 
 
-def test_a_parameter_passed_to_a_function_stays_one_argument(
-    make_auto: Make, finish: Any
-) -> None:
+def test_a_parameter_passed_to_a_function_stays_one_argument(make_auto: Make, finish: Any) -> None:
     logger, auto = make_auto()
     logger.devices.start("Generator")
     src = (

@@ -114,7 +114,13 @@ def test_stream_plot_and_event_from_scripts(make_auto: Make, finish: Any) -> Non
     assert out.lines == ("3.5 2.0 [5.0, 6.0, 7.0]",)
     assert logger.store.get("noDevice.Out").unit == "V"
     ev = logger.events.all()[-1]
-    assert (ev.text, ev.dname, ev.sname, ev.priority, ev.id) == ("hello", "noDevice", "Out", 1, "hi")
+    assert (ev.text, ev.dname, ev.sname, ev.priority, ev.id) == (
+        "hello",
+        "noDevice",
+        "Out",
+        1,
+        "hi",
+    )
 
 
 def test_names_that_are_not_identifiers(make_auto: Make, home: Any, finish: Any) -> None:
@@ -209,7 +215,11 @@ def test_stop_unknown_id_is_an_error(make_auto: Make) -> None:
         ("x = [1, 2]\ny = [v / 0 for v in x]\n", 2, "ZeroDivisionError"),
         ("ok = 1\nrtoc.combine([])\n", 2, "ValueError: combine needs at least one signal"),
         ("a = 1\ntrig a >:\n    pass\n", 2, "SyntaxError"),
-        ("stream(1.0, 'E')\nclearData()\nprint(noDevice.E.latest)\n", 3, "noDevice.E has no samples"),
+        (
+            "stream(1.0, 'E')\nclearData()\nprint(noDevice.E.latest)\n",
+            3,
+            "noDevice.E has no samples",
+        ),
     ],
 )
 def test_error_reports_the_line_in_the_users_text(

@@ -1,6 +1,7 @@
 """A user's copy of RTOC's Generator plugin, which needs RTOC's Qt GUI files."""
+
 from LoggerPlugin import LoggerPlugin
-from PyQt5 import uic
+from PyQt5 import uic  # noqa: F401 - RTOC's copy loads its .ui file in loadGUI
 
 
 class Plugin(LoggerPlugin):
