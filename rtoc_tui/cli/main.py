@@ -21,7 +21,7 @@ from ..config.schema import ConfigError
 from . import config as config_commands
 from . import data as data_commands
 from . import remote as remote_commands
-from .common import HomeOpt, console, fail, open_home
+from .common import HomeOpt, configured_port, console, fail, open_home
 
 app = typer.Typer(
     name="rtoc",
@@ -126,7 +126,7 @@ def attach(
     if not host:
         host, port_text = target, ""
     try:
-        port = int(port_text) if port_text else 5050
+        port = int(port_text) if port_text else configured_port(None)
     except ValueError:
         raise fail(f"bad port in {target!r}") from None
     from ..client.remote import RemoteClient
