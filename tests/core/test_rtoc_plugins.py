@@ -197,3 +197,40 @@ def test_drivers_test_says_a_gui_only_plugin_needs_starting(logger: Logger) -> N
     )
     assert result.exit_code == 1
     assert "RTOC's Qt GUI" in result.output and "no reading within" not in result.output
+
+
+async def test_sys_exit_over_tcp_is_answered_and_the_server_keeps_serving(
+    logger: Logger,
+) -> None:
+    import asyncio
+
+    from rtoc_tui.core.jsonsocket import Client
+    from rtoc_tui.server.tcp import TcpServer
+
+    bring(logger, "ExitOnImport")
+    (logger.home.devices_dir / "Quitter.py").write_text(
+        "import sys\nfrom LoggerPlugin import LoggerPlugin\n"
+        "class Plugin(LoggerPlugin):\n"
+        "    def quit(self, code=3):\n        sys.exit(code)\n"
+    )
+    logger.devices.refresh()
+    srv = TcpServer(logger, port=0)
+    await srv.start()
+
+    def ask(request: dict) -> dict:
+        client = Client().connect("127.0.0.1", srv.port)
+        client.send(request)
+        return client.recv_and_close()
+
+    try:
+        started = await asyncio.to_thread(ask, {"plugin": {"ExitOnImport": {"start": True}}})
+        ok, reason = started["plugin"]["ExitOnImport"]["start"]
+        assert ok is False and "sys.exit(1)" in reason
+        await asyncio.to_thread(ask, {"plugin": {"Quitter": {"start": True}}})
+        called = await asyncio.to_thread(ask, {"plugin": {"Quitter": {"quit()": [4]}}})
+        ok, reason = called["plugin"]["Quitter"]["quit()"]
+        assert ok is False and "sys.exit(4)" in reason
+        assert (await asyncio.to_thread(ask, {"getSignalList": True}))["error"] is False
+    finally:
+        await srv.stop()
+        await asyncio.to_thread(logger.devices.stop_all)
