@@ -238,13 +238,13 @@ class StoreClient:
     async def clear_signals(self, names: list[str] | None = None) -> None:
         raise ClientError(READ_ONLY.format("clear signals"))
 
+    async def delete_signals(self, names: list[str]) -> None:
+        raise ClientError(READ_ONLY.format("delete signals"))
+
     async def import_signals(
         self, signals: list[ImportSignal], progress: ImportProgress | None = None
     ) -> ImportReport:
-        raise ClientError(READ_ONLY.format("import data"))
-
-    async def delete_signals(self, names: list[str]) -> None:
-        raise ClientError(READ_ONLY.format("delete signals"))
+        raise ClientError(READ_ONLY.format("import data (or use rtoc import --store)"))
 
     # -- events ---------------------------------------------------------------------------------
     async def events_since(self, cursor: int = 0) -> list[EventInfo]:
