@@ -117,16 +117,18 @@ def install() -> None:
         }
         for pkg_name in ("RTOC", "RTOC.RTLogger"):
             pkg = types.ModuleType(pkg_name)
-            pkg.__path__ = []  # type: ignore[attr-defined]
+            pkg.__path__ = []
             sys.modules[pkg_name] = pkg
         for name, module in aliases.items():
             parent, _, attr = name.rpartition(".")
             sys.modules[name] = module
             setattr(sys.modules[parent], attr, module)
+        # ModuleType declares no attributes of its own; RTOC plugins import these by name
         sys.modules["RTOC"].RTLogger = sys.modules["RTOC.RTLogger"]  # type: ignore[attr-defined]
     if "RTLogger" not in sys.modules:
         rtlogger = types.ModuleType("RTLogger")
-        rtlogger.__path__ = []  # type: ignore[attr-defined]
+        rtlogger.__path__ = []
+        # ModuleType declares no attributes of its own; RTOC plugins import these by name
         rtlogger.scriptLibrary = scriptlib  # type: ignore[attr-defined]
         rtlogger.jsonsocket = jsonsocket  # type: ignore[attr-defined]
         sys.modules["RTLogger"] = rtlogger

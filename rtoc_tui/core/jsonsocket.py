@@ -104,10 +104,11 @@ def _recv(sock: socket.socket, key: str | None = None) -> Any:
     tag = readBlock(sock, taglen) if taglen else b""
     nonce = readBlock(sock, noncelen) if noncelen else b""
     body = readBlock(sock, total)
-    if key:
+    aes = wire.derive_key(key) if key else None  # None: no password, the reply is plain
+    if aes is not None:
         if tag and nonce:
             try:
-                return deserializeJSON(wire.decrypt(tag, nonce, body, wire.derive_key(key)))  # type: ignore[arg-type]
+                return deserializeJSON(wire.decrypt(tag, nonce, body, aes))
             except wire.AuthError:
                 raise WrongPasswordError(
                     "SOCKET PASSWORD ERROR", "The provided password is wrong!"
