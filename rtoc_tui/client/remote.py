@@ -18,6 +18,7 @@ import math
 import socket
 from collections import OrderedDict
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -41,6 +42,7 @@ from ..api import (
     SignalWindow,
     Status,
 )
+from ..config.home import Home, resolve_home
 from ..decimate import quantize_width
 from ..wire import is_loopback
 
@@ -74,6 +76,12 @@ class _Buckets:
     y: np.ndarray
 
 
+def local_token(home: str | Path | None = None) -> str | None:
+    """The per-install token of this machine's user folder (--home, $RTOC_HOME or ~/.rtoc),
+    or None when there is none or it is not ours to read."""
+    return Home(resolve_home(home)).auth_token()
+
+
 class RemoteClient:
     """The client interface over one persistent TCP connection, reconnecting by itself."""
 
@@ -84,6 +92,7 @@ class RemoteClient:
         password: str | None = None,
         *,
         encrypt: bool | None = None,
+        token: str | None = None,
         connect_timeout_s: float = 5.0,
         call_timeout_s: float = CALL_TIMEOUT_S,
         backoff_max_s: float = 5.0,
@@ -96,6 +105,12 @@ class RemoteClient:
         if encrypt and not password:
             raise ValueError("encryption needs a password")
         self._key = wire.derive_key(password) if encrypt else None
+        # Privileged operations need authentication even on loopback (docs/protocol.md): an
+        # encrypted connection proves the password; a plain one sends `auth` with each request,
+        # the per-install token of this machine's user folder, or else the password.
+        if token is None and self._key is None and is_loopback(host):
+            token = local_token()
+        self._auth = None if self._key is not None else (token or password or None)
         self._password_given = bool(password)
         self.connect_timeout_s = connect_timeout_s
         self.call_timeout_s = call_timeout_s
@@ -188,6 +203,11 @@ class RemoteClient:
                 reader_task = asyncio.create_task(self._read_loop(reader))
                 hello = await self._request("hello", {}, self.connect_timeout_s)
                 self._server = hello if isinstance(hello, dict) else {}
+                if self._auth is not None and not self._server.get("privileged"):
+                    # a token the server does not know (e.g. this machine's, through an SSH
+                    # forward): do not send it again, privileged calls will say what is needed
+                    log.info("%s:%s did not accept our token: read-only", self.host, self.port)
+                    self._auth = None
                 self._windows.clear()  # the server may have restarted: cached windows are void
                 self._connected = True
                 self._error = ""
@@ -294,7 +314,10 @@ class RemoteClient:
         self._next_id += 1
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
-        frame = wire.pack(wire.dumps({"rtoc": {"op": op, "id": rid, "args": params}}), self._key)
+        req: dict[str, Any] = {"op": op, "id": rid, "args": params}
+        if self._auth is not None:
+            req["auth"] = self._auth
+        frame = wire.pack(wire.dumps({"rtoc": req}), self._key)
         self.bytes_sent += len(frame)
         writer.write(frame)
         try:

@@ -666,7 +666,7 @@ class RequestHandler:
             return False
         filename = Path(str(args[0])).name or "export"
         fmt = str(args[1]) if len(args) > 1 else "json"
-        path = self.logger.home.data_dir / filename
+        path = self.logger.home.exports_dir / filename
         try:
             await self.ops.export(str(path), None, None, None, fmt, ctx)
         except Exception as exc:

@@ -24,6 +24,7 @@ from .. import wire
 from ..config.schema import ConfigError
 from ..core.logger import Logger
 from ..wire import Frame, FrameDecoder, ProtocolError, is_loopback
+from .auth import HOW_TO, Authority, auth_value, host_of, needs_privilege
 from .ops import ExtensionOps
 from .rtoc_keys import DATA_KEYS, RequestContext, RequestHandler, error_reply
 from .transport import (
@@ -86,7 +87,10 @@ class TcpServer:
         self.read_timeout_s = cfg.readTimeout if read_timeout_s is None else read_timeout_s
         self.idle_timeout_s = cfg.idleTimeout if idle_timeout_s is None else idle_timeout_s
         self.max_clients = cfg.maxClients if max_clients is None else max_clients
-        self.key = wire.derive_key(cfg.password if password is None else password)
+        password = cfg.password if password is None else password
+        self.key = wire.derive_key(password)
+        # who may run privileged requests (server/auth.py); the token is made on first start
+        self.auth = Authority(logger.home.auth_token(create=True), password)
         self.is_local = is_local  # how a peer address counts as loopback (tests simulate remotes)
         self.replay = wire.ReplayGuard(replay_capacity)
         self.ops = ExtensionOps(logger)
@@ -205,13 +209,56 @@ class TcpServer:
         peer: "host:port" or the address tuple (formatted only when needed)."""
         handler = self.handler
         try:
-            if "y" in msg and msg.keys() <= DATA_KEYS:
+            if "y" in msg and msg.keys() <= DATA_KEYS and not msg.get("plot"):
                 return handler.handle_data(msg, raw)
-            ctx = RequestContext(peer_text(peer), loopback, enc, loopback or self.key is not None)
-            return handler.handle(msg, raw, ctx)
+            return self.respond_authorised(msg, raw, enc, peer, loopback)
         except Exception as exc:  # a bug must cost one reply, never the logger
             log.exception("client %s: request failed", peer_text(peer))
             return error_reply(f"internal error: {type(exc).__name__}: {exc}")
+
+    def respond_authorised(
+        self, msg: dict[str, Any], raw: bytes | None, enc: bool, peer: Any, loopback: bool
+    ) -> bytes | Coroutine[Any, Any, bytes]:
+        """respond() for everything but plain data: checks `auth` and privileges first."""
+        privileged = enc and self.key is not None  # the frame verified with the password
+        refused = ""
+        given = auth_value(msg)
+        if given is not None:
+            if "auth" in msg:  # never echoed back, not even to its sender
+                msg = {k: v for k, v in msg.items() if k != "auth"}
+                raw = None
+            if not privileged:
+                # A wrong or untried `auth` leaves the request unauthenticated: reads still work
+                # (a token from another machine through an SSH forward), privileged parts fail.
+                host = host_of(peer)
+                wait = self.auth.blocked(host)
+                if wait:
+                    refused = f"too many wrong passwords from {host}: try again in {wait:.0f} s"
+                elif self.auth.check(given):
+                    self.auth.succeeded(host)
+                    privileged = True
+                else:
+                    self.auth.failed(host, "wrong token or password in 'auth'")
+                    refused = f"wrong token or password in 'auth'; {HOW_TO}"
+        if not privileged:
+            need = needs_privilege(msg, self.logger.store) or self.ops.privileged_op(msg)
+            if need is not None:
+                log.debug("client %s: refused %s (not authenticated)", peer_text(peer), need)
+                return self._refuse(msg, refused or f"{need} needs authentication: {HOW_TO}")
+        if "y" in msg and msg.keys() <= DATA_KEYS:  # plot data that passed the check
+            return self.handler.handle_data(msg, raw)
+        ctx = RequestContext(peer_text(peer), loopback, enc, privileged)
+        return self.handler.handle(msg, raw, ctx)
+
+    @staticmethod
+    def _refuse(msg: dict[str, Any], text: str) -> bytes:
+        """An error reply; for our `rtoc` key in its shape, so the client matches it by id."""
+        ext = msg.get("rtoc")
+        if type(ext) is dict:
+            return wire.dumps(
+                {"error": False, "rtoc": {"id": ext.get("id"), "ok": False, "error": text}}
+            )
+        return error_reply(text)
 
     def answer_inline(
         self, payload: bytes, peer: Any, loopback: bool
@@ -368,11 +415,23 @@ class _Connection(asyncio.Protocol):
             if key is None:
                 self.fail("this server has no password: send plain frames", encrypted=False)
                 return
+            auth = self.srv.auth
+            host = host_of(self.peer)
+            wait = auth.blocked(host)
+            if wait:  # refused untried: guessing runs at the back-off's pace (server/auth.py)
+                self.fail(
+                    f"too many wrong passwords from {host}: try again in {wait:.0f} s",
+                    encrypted=False,
+                    level=logging.DEBUG,
+                )
+                return
             try:
                 payload = wire.decrypt(tag, nonce, payload, key)
             except wire.AuthError:
-                self.fail("wrong password", encrypted=False, level=logging.WARNING)
+                auth.failed(host, "wrong password")  # logs once a minute per peer
+                self.fail("wrong password", encrypted=False, level=logging.DEBUG)
                 return
+            auth.succeeded(host)
             if not self.srv.replay.check_and_add(nonce):
                 self.fail("replayed frame rejected", level=logging.WARNING)
                 return
