@@ -156,7 +156,9 @@ class Otii(LoggerPlugin):
             "", "Otii account for licensing=auto (empty: credentials file, then OTII_USERNAME)"
         ),
         "password": Setting(
-            "", "Password of the Otii account (empty: credentials file, then OTII_PASSWORD)"
+            "",
+            "Password of the Otii account (empty: credentials file, then OTII_PASSWORD)",
+            secret=True,
         ),
         "credentials": Setting(
             "", 'Path of a credentials.json {"username", "password"} (otii-tcp-client\'s format)'

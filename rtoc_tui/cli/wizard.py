@@ -24,7 +24,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..config.home import Home, read_config_file, save_config
-from ..config.schema import SECRET_MASK, Config, ConfigError, from_json, is_secret, iter_fields
+from ..config.schema import (
+    SECRET_MASK,
+    Config,
+    ConfigError,
+    from_json,
+    is_secret,
+    iter_fields,
+    mask_secret,
+)
 from ..wire import is_loopback
 
 T = TypeVar("T")
@@ -39,7 +47,7 @@ def mask(key: str, value: Any) -> Any:
     """The value as it may be shown: secrets become asterisks (or '(empty)')."""
     if is_secret(key):
         return SECRET_MASK if value else "(empty)"
-    return value
+    return mask_secret(key, value)  # secrets deeper inside (devices.OctoPrint.api_key)
 
 
 def show_value(value: Any) -> str:

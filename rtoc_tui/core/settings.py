@@ -25,6 +25,7 @@ class Setting:
     choices: tuple[Any, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    secret: bool = False  # a credential: masked in every reply, session, export and log line
 
     @property
     def value_type(self) -> type:
