@@ -164,6 +164,9 @@ def apply_config(logger: Logger, updates: dict[str, Any]) -> None:
         logger.loaded.provenance[key] = "file"
     if "global.recordLength" in updates:
         logger.store.resize(logger.config.global_.recordLength)
+    g = logger.config.global_  # limits take effect at once (core/store.py LimitError)
+    logger.store.max_signals, logger.store.max_name_length = g.maxSignals, g.maxNameLength
+    logger.events.max_event_bytes = g.maxEventBytes
     redact_logs(logger.config.to_json())  # new secrets are masked in log lines too
 
 

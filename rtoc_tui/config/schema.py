@@ -51,6 +51,18 @@ class GlobalSection:
     maxEvents: int = field(
         default=10_000, metadata=doc("Events kept in memory; the oldest drop out first", ge=1)
     )
+    maxSignals: int = field(
+        default=10_000,
+        metadata=doc("Most signals at once; creating more is refused (0: no limit)", ge=0),
+    )
+    maxNameLength: int = field(
+        default=256,
+        metadata=doc("Longest device or signal name in characters (0: no limit)", ge=0),
+    )
+    maxEventBytes: int = field(
+        default=65_536,
+        metadata=doc("Largest event (text and value) in bytes; larger ones are refused", ge=0),
+    )
 
 
 @dataclass
@@ -102,7 +114,34 @@ class TcpSection:
     )
     maxClients: int = field(
         default=256,
-        metadata=doc("Most simultaneous TCP connections; further ones are refused", ge=1),
+        metadata=doc(
+            "Most simultaneous TCP connections; when full, the connection idle the longest "
+            "makes room, else new ones are refused",
+            ge=1,
+        ),
+    )
+    maxClientsPerPeer: int = field(
+        default=64,
+        metadata=doc(
+            "Most simultaneous connections from one address; its idle-longest one makes room",
+            ge=1,
+        ),
+    )
+    minByteRate: float = field(
+        default=1024.0,
+        metadata=doc(
+            "Bytes per second a client must keep up while inside a frame, measured over "
+            "readTimeout (slow senders holding a connection are disconnected)",
+            ge=0,
+        ),
+    )
+    maxPendingBytes: int = field(
+        default=128 * 1024 * 1024,
+        metadata=doc(
+            "Budget in bytes for partial frames of all clients together; a frame that would "
+            "exceed it is refused",
+            ge=1024,
+        ),
     )
 
 

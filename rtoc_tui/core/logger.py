@@ -77,8 +77,9 @@ class Logger:
             sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         cfg = loaded.config
         redact_logs(cfg.to_json())  # secrets never reach a log line (config/schema.py)
-        self.store = SignalStore(cfg.global_.recordLength)
-        self.events = EventLog(max_events=cfg.global_.maxEvents)
+        g = cfg.global_
+        self.store = SignalStore(g.recordLength, g.maxSignals, g.maxNameLength)
+        self.events = EventLog(max_events=g.maxEvents, max_event_bytes=g.maxEventBytes)
         self.persistent = PersistentStore(home.persistent_file)
         self.devices = DeviceManager(self, home.devices_dir, cfg.devices)
         self.services: list[Service] = []

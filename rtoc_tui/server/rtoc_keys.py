@@ -195,8 +195,8 @@ class RequestHandler:
 
     def needs_wait(self, msg: dict[str, Any]) -> bool:
         """True if answering may block (device calls, storage, files): then it leaves the loop."""
-        if "plugin" in msg or "getPluginList" in msg:
-            return True
+        if "plugin" in msg or "getPluginList" in msg or "getSession" in msg:
+            return True  # devices may block; a session copies every signal (heavy)
         lg = msg.get("logger")
         if isinstance(lg, dict) and "export" in lg:
             return True
@@ -237,7 +237,7 @@ class RequestHandler:
         if "getLatest" in msg:
             ans["latest"] = self.latest(msg["getLatest"])
         if "getSession" in msg:
-            ans["session"] = self.session()
+            ans["session"] = await self.blocking(ctx, self.session)
         if "plugin" in msg:
             ans["plugin"] = await self.blocking(ctx, self.plugins, msg["plugin"])
         if "logger" in msg:

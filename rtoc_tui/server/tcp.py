@@ -23,8 +23,10 @@ from typing import Any
 from .. import wire
 from ..config.schema import ConfigError
 from ..core.logger import Logger
+from ..core.store import LimitError
 from ..wire import Frame, FrameDecoder, ProtocolError, is_loopback
 from .auth import HOW_TO, Authority, auth_value, host_of, needs_privilege
+from .guard import ConnectionGuard
 from .ops import ExtensionOps
 from .rtoc_keys import DATA_KEYS, RequestContext, RequestHandler, error_reply
 from .transport import (
@@ -43,9 +45,10 @@ MAX_QUEUED_REQUESTS = 1000  # in-order requests waiting behind a slow one; more 
 PROTECTED_TEXT = "RTOC-Server is password protected!"  # what RTOC answers in this case
 # Requests the accept thread may answer itself: they touch only the store and the event log,
 # which are thread-safe (drivers write them from their own threads), and never wait. The rest
-# (devices, config, storage, scripts, the `rtoc` key) stays on the loop.
+# (devices, config, storage, scripts, the `rtoc` key) stays on the loop; getSession, a copy of
+# every signal, runs in a worker thread so it never holds up accepting (issue 15).
 INLINE_KEYS = DATA_KEYS | frozenset(
-    {"getSignalList", "getEventList", "getEvent", "getLatest", "getSession", "getSignal", "event"}
+    {"getSignalList", "getEventList", "getEvent", "getLatest", "getSignal", "event"}
 )
 
 
@@ -93,6 +96,12 @@ class TcpServer:
         self.auth = Authority(logger.home.auth_token(create=True), password)
         self.is_local = is_local  # how a peer address counts as loopback (tests simulate remotes)
         self.replay = wire.ReplayGuard(replay_capacity)
+        self.guard = ConnectionGuard(  # lock-out and memory budgets (server/guard.py)
+            max_per_peer=cfg.maxClientsPerPeer,
+            min_rate=cfg.minByteRate,
+            pending_budget=cfg.maxPendingBytes,
+            window_s=self.read_timeout_s,
+        )
         self.ops = ExtensionOps(logger)
         self.handler = RequestHandler(logger, self.ops)
         self.connections: set[_Connection] = set()
@@ -212,6 +221,8 @@ class TcpServer:
             if "y" in msg and msg.keys() <= DATA_KEYS and not msg.get("plot"):
                 return handler.handle_data(msg, raw)
             return self.respond_authorised(msg, raw, enc, peer, loopback)
+        except LimitError as exc:  # a configured limit: the client's answer, not a bug
+            return error_reply(str(exc))
         except Exception as exc:  # a bug must cost one reply, never the logger
             log.exception("client %s: request failed", peer_text(peer))
             return error_reply(f"internal error: {type(exc).__name__}: {exc}")
@@ -310,7 +321,11 @@ class _Connection(asyncio.Protocol):
         self.decoder = FrameDecoder(server.max_frame_bytes)
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
+        self.host = "?"
         self.loopback = False
+        self.pending_counted = 0  # this connection's share of guard.pending_total
+        self.rate_start = time.monotonic()  # the byte-rate window inside a frame (guard.py)
+        self.rate_bytes = 0
         self.opened = self.last_rx = self.last_tx = time.monotonic()
         self.requests = 0
         self.encrypted = False  # mode of the last frame (for unsolicited error replies)
@@ -330,16 +345,15 @@ class _Connection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = peer_text(peer)
+        self.host = host_of(peer)
         self.loopback = isinstance(peer, tuple) and self.srv.is_local(str(peer[0]))
         early = self.early
-        if (early is None or not early.admitted) and self.srv.clients() >= self.srv.max_clients:
-            log.warning(
-                "refusing %s: already %d clients (tcp.maxClients)",
-                self.peer,
-                len(self.srv.connections),
-            )
+        full = (early is None or not early.admitted) and self.srv.clients() >= self.srv.max_clients
+        refused = self.srv.guard.admit(self, self.srv.connections, full)
+        if refused is not None:
+            log.debug("refusing %s: %s", self.peer, refused)
             self.closing = True
-            transport.write(wire.pack(error_reply("too many clients, try again later")))
+            transport.write(wire.pack(error_reply(refused)))
             transport.close()
             return
         transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
@@ -355,6 +369,7 @@ class _Connection(asyncio.Protocol):
         clocks, an unsent reply tail, a reply still being made, received frames or an error."""
         assert self.transport is not None
         self.decoder = early.decoder
+        self.srv.guard.received(self, 0, self.decoder.pending)
         self.opened, self.requests = early.opened, early.requests
         self.last_rx = early.last_rx or early.opened
         self.last_tx = early.last_tx or early.opened
@@ -373,6 +388,7 @@ class _Connection(asyncio.Protocol):
             task.cancel()
         self.queue.clear()
         if self in self.srv.connections:
+            self.srv.guard.forget(self)
             self.srv.connections.discard(self)
             self.srv._count()
             log.debug("client %s disconnected after %d requests", self.peer, self.requests)
@@ -394,6 +410,11 @@ class _Connection(asyncio.Protocol):
             frames = self.decoder.feed(data)
         except ProtocolError as exc:  # FrameTooLarge included
             self.fail(f"{exc}; closing the connection", level=logging.WARNING)
+            return
+        over = self.srv.guard.received(self, len(data), self.decoder.pending)
+        if over is not None:
+            self.on_frames(frames)
+            self.fail(over, level=logging.DEBUG)
             return
         self.on_frames(frames)
 
@@ -522,6 +543,17 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def evict(self, text: str) -> None:
+        """Closed by the guard to make room: an error reply if possible, then gone at once
+        (it no longer counts as a client)."""
+        self.fail(text, level=logging.DEBUG)
+        if self.transport is not None:
+            self.transport.abort()  # a silent client may never read the reply: do not wait
+        if self in self.srv.connections:
+            self.srv.guard.forget(self)
+            self.srv.connections.discard(self)
+            self.srv._count()
+
     def abort(self) -> None:
         self.closing = True
         if self.transport is not None:
@@ -553,10 +585,14 @@ class _Connection(asyncio.Protocol):
                 self.abort()
             return
         if self.read_paused:
+            self.rate_start, self.rate_bytes = now, 0  # not the client's slowness
             return  # we are busy with its queued requests: the wait is ours
+        slow = srv.guard.too_slow(self, now, self.decoder.pending)
         if self.decoder.pending:
             if now - self.last_rx > srv.read_timeout_s:
                 self.fail(f"timeout: no data for {srv.read_timeout_s:g} s in the middle of a frame")
+            elif slow is not None:
+                self.fail(slow, level=logging.DEBUG)
         elif self.busy or self.tasks or self.queue:
             return
         elif self.requests == 0:
