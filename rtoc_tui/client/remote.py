@@ -111,6 +111,7 @@ class RemoteClient:
         if token is None and self._key is None and is_loopback(host):
             token = local_token()
         self._auth = None if self._key is not None else (token or password or None)
+        self._instance = ""  # the server run's id from hello
         self._password_given = bool(password)
         self.connect_timeout_s = connect_timeout_s
         self.call_timeout_s = call_timeout_s
@@ -201,8 +202,10 @@ class RemoteClient:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 self._writer = writer
                 reader_task = asyncio.create_task(self._read_loop(reader))
+                self._instance = ""
                 hello = await self._request("hello", {}, self.connect_timeout_s)
                 self._server = hello if isinstance(hello, dict) else {}
+                self._instance = str(self._server.get("instance") or "")
                 if self._auth is not None and not self._server.get("privileged"):
                     # a token the server does not know (e.g. this machine's, through an SSH
                     # forward): do not send it again, privileged calls will say what is needed
@@ -317,6 +320,8 @@ class RemoteClient:
         req: dict[str, Any] = {"op": op, "id": rid, "args": params}
         if self._auth is not None:
             req["auth"] = self._auth
+        if self._key is not None and self._instance:
+            req["instance"] = self._instance  # binds the frame to this server run (replays)
         frame = wire.pack(wire.dumps({"rtoc": req}), self._key)
         self.bytes_sent += len(frame)
         writer.write(frame)

@@ -74,6 +74,11 @@ class Home:
         (mode 0600: only the logger's user can read it; see docs/protocol.md)."""
         return self.root / "auth_token"
 
+    @property
+    def replay_file(self) -> Path:
+        """Nonces of accepted encrypted frames: replays stay refused after a restart."""
+        return self.root / "replay_nonces"
+
     def auth_token(self, create: bool = False) -> str | None:
         """The per-install token; with create=True it is made on first use. None if missing or
         unreadable (another user's logger: that user's token is not ours to read)."""

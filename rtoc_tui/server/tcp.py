@@ -28,6 +28,7 @@ from ..wire import Frame, FrameDecoder, ProtocolError, is_loopback
 from .auth import HOW_TO, Authority, auth_value, host_of, needs_privilege
 from .guard import ConnectionGuard
 from .ops import ExtensionOps
+from .replay import PersistentReplayGuard, refusal
 from .rtoc_keys import DATA_KEYS, RequestContext, RequestHandler, error_reply
 from .transport import (
     Accepted,
@@ -95,7 +96,8 @@ class TcpServer:
         # who may run privileged requests (server/auth.py); the token is made on first start
         self.auth = Authority(logger.home.auth_token(create=True), password)
         self.is_local = is_local  # how a peer address counts as loopback (tests simulate remotes)
-        self.replay = wire.ReplayGuard(replay_capacity)
+        # remembered across restarts in the user folder (server/replay.py)
+        self.replay = PersistentReplayGuard(logger.home.replay_file, replay_capacity)
         self.guard = ConnectionGuard(  # lock-out and memory budgets (server/guard.py)
             max_per_peer=cfg.maxClientsPerPeer,
             min_rate=cfg.minByteRate,
@@ -178,6 +180,7 @@ class TcpServer:
                 await asyncio.sleep(0)
         self._held = 0
         self.logger.clients = 0
+        self.replay.flush()
         log.info("TCP server stopped")
 
     async def _sweep(self) -> None:
@@ -191,6 +194,7 @@ class TcpServer:
             now = time.monotonic()
             for conn in list(self.connections):
                 conn.check_timeouts(now)
+            self.replay.flush()
 
     def clients(self) -> int:
         """Open connections: the loop's and those the accept thread holds."""
@@ -471,6 +475,9 @@ class _Connection(asyncio.Protocol):
             return
         if type(msg) is not dict or not msg:
             self.reply(error_reply("a request must be a non-empty JSON object"), enc)
+            return
+        if enc and (why := refusal(msg, self.srv.ops.instance)) is not None:
+            self.fail(why, level=logging.WARNING)
             return
         if len(msg) == 1 and type(ext := msg.get("rtoc")) is dict and "id" in ext:
             # our clients tag requests with ids: answer each as soon as it is ready
