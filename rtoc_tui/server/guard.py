@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 log = logging.getLogger("rtoc.server")
 
-MIN_IDLE_S = 0.5  # a connection answered more recently than this is never evicted
+MIN_IDLE_S = 0.5  # a connection answered more recently than this is not evicted (unless it
+# never sent a whole request: a silent or trickling connection may go at once, oldest first)
 LOG_EVERY_S = 60.0
 
 
@@ -33,6 +34,7 @@ class GuardedConnection(Protocol):
     queue: Any
     write_paused: bool
     last_tx: float
+    requests: int
     pending_counted: int
     rate_start: float
     rate_bytes: int
@@ -79,7 +81,7 @@ class ConnectionGuard:
                 or c.tasks
                 or c.queue
                 or c.write_paused
-                or now - c.last_tx < MIN_IDLE_S
+                or (c.requests and now - c.last_tx < MIN_IDLE_S)
                 or (host is not None and c.host != host)
             ):
                 continue

@@ -507,7 +507,8 @@ class RequestHandler:
         return b.window(xmin, xmax, max_n) if b is not None else (np.empty(0), np.empty(0))
 
     def session(self) -> dict[str, Any]:
-        """getSession: RTOC's generateSessionJSON (maxLength, signals, events, devices)."""
+        """getSession: RTOC's generateSessionJSON (maxLength, signals, events, devices); the
+        signals already encoded (wire.pre_encoded)."""
         store = self.logger.store
         bufs = store.buffers()
         events = self.logger.events.all()
@@ -518,7 +519,9 @@ class RequestHandler:
         signals: dict[int, list[Any]] = {}
         for b in bufs:
             x, y = b.copy()
-            signals[b.id] = [dev_ids[b.dname], b.sname, x, y, b.unit]
+            # encoded signal by signal here (a worker thread): one dumps of the whole session
+            # would hold the GIL for 100+ ms and stall every other client
+            signals[b.id] = wire.pre_encoded([dev_ids[b.dname], b.sname, x, y, b.unit])
         next_id = max(sig_ids.values(), default=0) + 1
         out_events: dict[int, list[Any]] = {}
         for e in events:
