@@ -196,7 +196,7 @@ def attack_partial_frames(port: int, stop: Any) -> None:
 
 
 def attack_many_names(port: int, stop: Any) -> None:
-    """200,000 new signal names in requests of 10,000, then again with long names."""
+    """200,000 new signal names in requests of 10,000."""
     k = 0
     while not stop.is_set() and k < 20:
         names = [f"n{k}_{i}" for i in range(10_000)]
@@ -208,6 +208,12 @@ def attack_many_names(port: int, stop: Any) -> None:
         except OSError:
             pass
         k += 1
+    while not stop.is_set():
+        time.sleep(0.1)
+
+
+def attack_long_name(port: int, stop: Any) -> None:
+    """A 60 MB signal name, again and again."""
     long_req = {"y": [1.0], "sname": ["x" * 60_000_000], "dname": "Flood"}
     frame = wire.pack(json.dumps(long_req).encode())
     while not stop.is_set():
@@ -241,7 +247,8 @@ ATTACKS: dict[str, Callable[[int, Any], None] | None] = {
     "slowloris 300 x 1 B/5 s": attack_slowloris,
     "500 silent, re-opened": attack_silent,
     "24 partial 60 MiB frames": attack_partial_frames,
-    "200,000 names, 60 MB name": attack_many_names,
+    "200,000 names": attack_many_names,
+    "60 MB names": attack_long_name,
     "getSession repeated": attack_get_session,
 }
 

@@ -388,6 +388,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
+        self.release()
         for task in list(self.tasks):
             task.cancel()
         self.queue.clear()
@@ -547,8 +548,16 @@ class _Connection(asyncio.Protocol):
         self.closing = True
         self.closing_at = time.monotonic()
         self.queue.clear()
+        self.release()
         if self.transport is not None:
             self.transport.close()
+
+    def release(self) -> None:
+        """Free a partial frame at once: the connection and its transport form a cycle that
+        only the cyclic GC would collect, and a refused 60 MB frame must not wait for it."""
+        if self.decoder.pending:
+            self.srv.guard.received(self, 0, 0)
+            self.decoder = FrameDecoder(self.srv.max_frame_bytes)
 
     def evict(self, text: str) -> None:
         """Closed by the guard to make room: an error reply if possible, then gone at once
