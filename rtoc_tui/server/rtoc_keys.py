@@ -516,7 +516,7 @@ class RequestHandler:
         for d in [b.dname for b in bufs] + [e.dname for e in events]:
             dev_ids.setdefault(d, len(dev_ids) + 1)
         sig_ids = {(b.dname, b.sname): b.id for b in bufs}
-        signals: dict[int, list[Any]] = {}
+        signals: dict[int, Any] = {}  # pre-encoded, or a list for an event-only signal
         for b in bufs:
             x, y = b.copy()
             # encoded signal by signal here (a worker thread): one dumps of the whole session
