@@ -13,6 +13,7 @@ travel again. 16 signals x 400 points polled at 10 Hz cost tens of kB/s instead 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 import socket
@@ -105,6 +106,9 @@ class RemoteClient:
         if encrypt and not password:
             raise ValueError("encryption needs a password")
         self._key = wire.derive_key(password) if encrypt else None
+        self._password = password if encrypt else None
+        self._strong: dict[bytes, bytes] = {}  # PBKDF2 keys by server salt (server/auth.py)
+        self._kdf = bool(encrypt)  # ask for the stronger key until a server turns it down
         # Privileged operations need authentication even on loopback (docs/protocol.md): an
         # encrypted connection proves the password; a plain one sends `auth` with each request,
         # the per-install token of this machine's user folder, or else the password.
@@ -203,6 +207,8 @@ class RemoteClient:
                 self._writer = writer
                 reader_task = asyncio.create_task(self._read_loop(reader))
                 self._instance = ""
+                if self._kdf:
+                    await self._negotiate_key()
                 hello = await self._request("hello", {}, self.connect_timeout_s)
                 self._server = hello if isinstance(hello, dict) else {}
                 self._instance = str(self._server.get("instance") or "")
@@ -309,7 +315,35 @@ class RemoteClient:
             self._error = text
             self._drop(ClientError(text))
 
-    async def _request(self, op: str, params: dict[str, Any], timeout_s: float) -> Any:
+    async def _negotiate_key(self) -> None:
+        """Use the server's PBKDF2 key instead of SHA-256(password) (replies follow it): a
+        captured frame then costs an attacker 200,000 hashes per guess. A server that does not
+        offer it (RTOC, an older rtoc-tui) refuses the plain request: then RTOC's key it is."""
+        assert self._password is not None
+        try:
+            offer = await self._request("kdf", {}, self.connect_timeout_s, plain=True)
+            salt, iterations = bytes.fromhex(offer["salt"]), int(offer["iterations"])
+            if offer.get("alg") != "pbkdf2-sha256" or not 1 <= iterations <= 10_000_000:
+                raise ValueError(f"unknown key derivation {offer!r}")
+        except Disconnected:
+            raise
+        except (ClientError, ValueError, KeyError, TypeError) as exc:
+            log.info("%s:%s offers no stronger key (%s): RTOC's key", self.host, self.port, exc)
+            self._kdf = False
+            self._key = wire.derive_key(self._password)
+            return
+        key = self._strong.get(salt)
+        if key is None:
+            password = self._password
+            key = await asyncio.to_thread(
+                hashlib.pbkdf2_hmac, "sha256", password.encode("utf-8"), salt, iterations
+            )
+            self._strong = {salt: key}  # a new server run has a new salt
+        self._key = key
+
+    async def _request(
+        self, op: str, params: dict[str, Any], timeout_s: float, plain: bool = False
+    ) -> Any:
         writer = self._writer
         if writer is None:
             raise Disconnected(self._error or "not connected")
@@ -322,7 +356,7 @@ class RemoteClient:
             req["auth"] = self._auth
         if self._key is not None and self._instance:
             req["instance"] = self._instance  # binds the frame to this server run (replays)
-        frame = wire.pack(wire.dumps({"rtoc": req}), self._key)
+        frame = wire.pack(wire.dumps({"rtoc": req}), None if plain else self._key)
         self.bytes_sent += len(frame)
         writer.write(frame)
         try:

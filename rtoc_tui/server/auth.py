@@ -19,12 +19,16 @@ per minute with the number of failures, not a line per guess.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
+import secrets
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from .. import wire
 
 log = logging.getLogger("rtoc.server")
 
@@ -167,3 +171,46 @@ def host_of(peer: Any) -> str:
         return str(peer[0])
     text = str(peer)
     return text.rsplit(":", 1)[0] if ":" in text else text
+
+
+# -- a stronger key for our own clients -----------------------------------------------------------
+KDF_ITERATIONS = 200_000  # PBKDF2-HMAC-SHA256: ~0.1-0.5 s once per start and per client connect
+
+
+@dataclass(frozen=True, slots=True)
+class StrongKey:
+    """The AES key our clients may use instead of RTOC's SHA-256(password): PBKDF2 with a
+    salt that is new with every server start. Offline guessing of a captured frame then costs
+    KDF_ITERATIONS hashes per guess instead of one; RTOC clients keep the SHA-256 key."""
+
+    salt: bytes
+    iterations: int
+    key: bytes
+
+    @classmethod
+    def make(cls, password: str) -> StrongKey:
+        salt = secrets.token_bytes(16)
+        return cls(salt, KDF_ITERATIONS, derive_strong_key(password, salt, KDF_ITERATIONS))
+
+    def offer(self, req_id: Any) -> bytes:
+        """The plain reply to a `kdf` request (the salt is no secret)."""
+        result = {"alg": "pbkdf2-sha256", "salt": self.salt.hex(), "iterations": self.iterations}
+        return wire.dumps({"error": False, "rtoc": {"id": req_id, "ok": True, "result": result}})
+
+
+def derive_strong_key(password: str, salt: bytes, iterations: int) -> bytes:
+    return hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+
+
+def kdf_request_id(payload: bytes) -> tuple[bool, Any]:
+    """(True, id) if a plain payload is our `{"rtoc": {"op": "kdf"}}` request."""
+    if len(payload) > 200 or b'"kdf"' not in payload:
+        return False, None
+    try:
+        msg = wire.loads(payload)
+    except wire.ProtocolError:
+        return False, None
+    ext = msg.get("rtoc") if isinstance(msg, dict) else None
+    if isinstance(ext, dict) and ext.get("op") == "kdf" and len(msg) == 1:
+        return True, ext.get("id")
+    return False, None

@@ -25,7 +25,7 @@ from ..config.schema import ConfigError
 from ..core.logger import Logger
 from ..core.store import LimitError
 from ..wire import Frame, FrameDecoder, ProtocolError, is_loopback
-from .auth import HOW_TO, Authority, auth_value, host_of, needs_privilege
+from .auth import HOW_TO, Authority, StrongKey, auth_value, host_of, kdf_request_id, needs_privilege
 from .guard import ConnectionGuard
 from .ops import ExtensionOps
 from .replay import PersistentReplayGuard, refusal
@@ -95,6 +95,8 @@ class TcpServer:
         self.key = wire.derive_key(password)
         # who may run privileged requests (server/auth.py); the token is made on first start
         self.auth = Authority(logger.home.auth_token(create=True), password)
+        # our clients may negotiate a PBKDF2 key instead of RTOC's SHA-256 one (server/auth.py)
+        self.strong_key = StrongKey.make(password) if password else None
         self.is_local = is_local  # how a peer address counts as loopback (tests simulate remotes)
         # remembered across restarts in the user folder (server/replay.py)
         self.replay = PersistentReplayGuard(logger.home.replay_file, replay_capacity)
@@ -328,6 +330,7 @@ class _Connection(asyncio.Protocol):
         self.host = "?"
         self.loopback = False
         self.pending_counted = 0  # this connection's share of guard.pending_total
+        self.reply_key: bytes | None = None  # the negotiated PBKDF2 key, once used
         self.rate_start = time.monotonic()  # the byte-rate window inside a frame (guard.py)
         self.rate_bytes = 0
         self.opened = self.last_rx = self.last_tx = time.monotonic()
@@ -452,7 +455,7 @@ class _Connection(asyncio.Protocol):
                 )
                 return
             try:
-                payload = wire.decrypt(tag, nonce, payload, key)
+                payload = self._decrypt(tag, nonce, payload, key)
             except wire.AuthError:
                 auth.failed(host, "wrong password")  # logs once a minute per peer
                 self.fail("wrong password", encrypted=False, level=logging.DEBUG)
@@ -461,6 +464,9 @@ class _Connection(asyncio.Protocol):
             if not self.srv.replay.check_and_add(nonce):
                 self.fail("replayed frame rejected", level=logging.WARNING)
                 return
+        elif (kdf := kdf_request_id(payload))[0] and self.srv.strong_key is not None:
+            self.reply(self.srv.strong_key.offer(kdf[1]), False)  # plain: before any key
+            return
         elif self.srv.plain_refused(self.loopback):
             self.fail(
                 "this server needs encrypted frames from remote clients (set the password)",
@@ -488,6 +494,20 @@ class _Connection(asyncio.Protocol):
             self._update_reading()
         else:
             self.dispatch(msg, payload, enc, ordered=True)
+
+    def _decrypt(self, tag: bytes, nonce: bytes, payload: bytes, key: bytes) -> bytes:
+        """RTOC's key first; then the PBKDF2 key our clients negotiate (replies follow it)."""
+        if self.reply_key is None:
+            try:
+                return wire.decrypt(tag, nonce, payload, key)
+            except wire.AuthError:
+                strong = self.srv.strong_key
+                if strong is None:
+                    raise
+                plain = wire.decrypt(tag, nonce, payload, strong.key)
+                self.reply_key = strong.key
+                return plain
+        return wire.decrypt(tag, nonce, payload, self.reply_key)
 
     def dispatch(self, msg: dict[str, Any], raw: bytes, enc: bool, ordered: bool) -> None:
         result = self.srv.respond(msg, raw, enc, self.peer, self.loopback)
@@ -526,7 +546,7 @@ class _Connection(asyncio.Protocol):
     # -- output -------------------------------------------------------------------------------
     def reply(self, payload: bytes, encrypted: bool) -> None:
         if encrypted:
-            self.out.append(wire.pack(payload, self.srv.key))
+            self.out.append(wire.pack(payload, self.reply_key or self.srv.key))
         else:
             self.out.append(b"%d,0,0\n%s" % (len(payload), payload))
 

@@ -95,3 +95,20 @@ async def test_our_encrypted_requests_are_bound_to_the_server_run(logger: Logger
     finally:
         await client.close()
         await srv.stop()
+
+
+async def test_our_clients_negotiate_a_stronger_key(logger: Logger) -> None:
+    srv = await server(logger)
+    client = RemoteClient("127.0.0.1", srv.port, PASSWORD, encrypt=True)
+    try:
+        await client.connect()
+        assert srv.strong_key is not None and client._key == srv.strong_key.key
+        assert client._key != KEY  # not RTOC's SHA-256 of the password
+        logger.store.append_one("K", "s", 1.0, 5.0)
+        assert (await client.status()).signals == 1
+        # RTOC clients keep working with the SHA-256 key on the same server
+        _, rtoc = await raw_exchange(srv.port, encrypted({"getLatest": ["K.s"]}))
+        assert rtoc["latest"]["K.s"][1] == 5.0
+    finally:
+        await client.close()
+        await srv.stop()
