@@ -71,8 +71,8 @@ def needs_privilege(msg: dict[str, Any], store: Any) -> str | None:
         if not isinstance(dname, str) or not dname:
             dname = "noDevice"
         buf = store.get((dname, sname)) if isinstance(sname, str) else None
-        if buf is not None and buf.written:
-            return f"plot replacing the samples of {dname}.{sname}"
+        if buf is not None and buf.appended > 0:  # recorded history, not a previous plot
+            return f"plot replacing the recorded samples of {dname}.{sname}"
     return None
 
 

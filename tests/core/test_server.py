@@ -130,21 +130,12 @@ async def test_plot_mode_replaces_and_reads_back(ask: Ask, logger: Logger) -> No
         }
     )
     assert reply["sent"] is True
-    refused = await ask({"plot": True, "x": [7], "y": [9], "sname": "P", "dname": "D"})
-    assert refused["error"] is True and "needs authentication" in refused["errorText"]
-    await ask(
-        {"plot": True, "x": [7, 8], "y": [9, 10], "sname": "P", "dname": "D", "unit": "V"},
-        privileged=True,
-    )
+    await ask({"plot": True, "x": [7, 8], "y": [9, 10], "sname": "P", "dname": "D", "unit": "V"})
     got = await ask({"getSignal": ["D.P", "D.missing"]})
     assert got["signals"] == {"D.P": [[7.0, 8.0], [9.0, 10.0], "V"]}
-    await ask(
-        {"plot": True, "y": [5, 6, 7], "sname": "idx", "dname": "D"}, privileged=True
-    )  # y alone: x = indexes
+    await ask({"plot": True, "y": [5, 6, 7], "sname": "idx", "dname": "D"})  # y alone: x = indexes
     assert (await ask({"getSignal": ["D.idx"]}))["signals"]["D.idx"][0] == [0.0, 1.0, 2.0]
-    bad = await ask(
-        {"plot": True, "x": [1, 2], "y": [1], "sname": "P", "dname": "D"}, privileged=True
-    )
+    bad = await ask({"plot": True, "x": [1, 2], "y": [1], "sname": "P", "dname": "D"})
     assert bad["error"] is True and "differ in length" in bad["errorText"]
 
 

@@ -83,6 +83,7 @@ async def test_reads_and_data_stay_open_on_loopback(server: TcpServer, logger: L
         {"rtoc": {"op": "config"}},
         {"rtoc": {"op": "status"}},
         {"plot": True, "x": [1.0], "y": [2.0], "sname": ["new"], "dname": "D"},  # a new signal
+        {"plot": True, "x": [3.0], "y": [4.0], "sname": ["new"], "dname": "D"},  # a plot again
     ):
         reply = await ask(server, req)
         assert reply["error"] is False, (req, reply)
