@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..scripting.engine import Automation
     from ..server.tcp import TcpServer
     from ..storage.service import StorageService
+    from ..web.service import WebServer
 
 log = logging.getLogger("rtoc.logger")
 
@@ -92,6 +93,7 @@ class Logger:
         self.storage: StorageService | None = None
         self.automation: Automation | None = None
         self.tcp_server: TcpServer | None = None
+        self.web: WebServer | None = None
 
     @classmethod
     def from_home(cls, home: Home, cli: dict[str, Any] | None = None, **kw: Any) -> Logger:
