@@ -25,7 +25,7 @@ class Setting:
     choices: tuple[Any, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
-    secret: bool = False  # a credential: masked in every reply, session, export and log line
+    secret: bool = False  # a credential: asked without echo; masked in every reply, session and log
 
     @property
     def value_type(self) -> type:
