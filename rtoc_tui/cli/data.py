@@ -279,7 +279,7 @@ def import_cmd(
     if apply_settings and data.settings:
         apply_session_settings(h, data.settings)
     console.print(
-        f"imported {res.samples:,} samples of {res.signals} signals and {len(data.events)} events "
+        f"imported {res.samples:,} samples of {res.signals} signal{'s' if res.signals != 1 else ''} and {len(data.events)} event{'s' if len(data.events) != 1 else ''} "
         f"from {file} into {where}" + (f" ({data.source_format})" if data.source_format else "")
     )
     if res.dropped:

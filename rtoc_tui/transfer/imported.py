@@ -94,7 +94,10 @@ def import_into_logger(
     piece = max(1, logger.store.record_length // 2)
     dropped = 0
     stored: list[tuple[str, int]] = []
-    progress.start(f"Importing {len(data.signals)} signals", data.samples or None)
+    progress.start(
+        f"Importing {len(data.signals)} signal{'s' if len(data.signals) != 1 else ''}",
+        data.samples or None,
+    )
     for s in data.signals:
         if storage is None:
             dropped += max(0, len(s.x) - logger.store.record_length)
