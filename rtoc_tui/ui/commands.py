@@ -83,7 +83,7 @@ class RtocCommands(Provider):
         for name, s in sorted(app.state.signals.items()):
             yield (
                 f"Signal {name}: plot on/off",
-                f"{s.count} samples [{s.unit}]",
+                f"{s.count} samples" + (f" [{s.unit}]" if s.unit else ""),
                 self._main_call(MainScreen.toggle_signal, name),
             )
             yield (
