@@ -223,8 +223,11 @@ class LoggerClient(Protocol):
     - `ClientError` when no reply arrives in time (30 s; 300 s for start/stop_device,
       set_parameter, call_function, run/stop_script, set_config, import_signals' chunks and
       commit, query and export);
-    - `ClientError` from the privileged methods (scripts and automation, `set_config`,
-      `export`) unless it is connected over loopback or to a password-protected server.
+    - `ClientError` ("needs authentication") from the privileged methods unless it sent the
+      install's token (read by itself on this machine) or tcp.password, or encrypts with it:
+      device control (start/stop_device, set_parameter, call_function), clear/delete_signals,
+      import_signals, clear_events, scripts and automation, set_config and export (whose path
+      must stay inside the logger's exports/ folder).
     `LocalClient` is always connected and never raises `Disconnected`. "Needs a connection"
     below means: raises `Disconnected` from a RemoteClient whose connection is down.
 
@@ -271,19 +274,19 @@ class LoggerClient(Protocol):
     async def start_device(self, name: str) -> DeviceInfo:
         """Start driver `name` (a no-op when it runs) and return its new state. Raises
         `ClientError` when no driver has that name or it fails to start (the reason is also
-        logged as a deviceError event). Needs a connection."""
+        logged as a deviceError event). Privileged; needs a connection."""
         ...
 
     async def stop_device(self, name: str) -> DeviceInfo:
         """Stop driver `name` (a no-op when it is stopped) and return its new state. Raises
-        `ClientError` when no driver has that name. Needs a connection."""
+        `ClientError` when no driver has that name. Privileged; needs a connection."""
         ...
 
     async def set_parameter(self, device: str, name: str, value: Any) -> Any:
         """Set a public parameter of the running driver `device`, converted to the type of
         its current value; returns the value it now has. Raises `ClientError` when the device
         is not running, the parameter is unknown or read-only, or the value does not convert.
-        Needs a connection."""
+        Privileged; needs a connection."""
         ...
 
     async def call_function(
@@ -296,7 +299,7 @@ class LoggerClient(Protocol):
         """Call a public method of the running driver `device` (in a thread) and return its
         result (JSON-safe over a remote client). Raises `ClientError` when the device is not
         running, the function is not one of its public functions, or the call itself raised (the message
-        names the exception). Needs a connection."""
+        names the exception). Privileged; needs a connection."""
         ...
 
     # signals
@@ -342,7 +345,7 @@ class LoggerClient(Protocol):
 
     async def clear_signals(self, names: list[str] | None = None) -> None:
         """Drop the in-memory samples of the named signals (all when None); the signals stay
-        listed and unknown names are ignored. Needs a connection."""
+        listed and unknown names are ignored. Privileged; needs a connection."""
         ...
 
     async def import_signals(
@@ -355,11 +358,11 @@ class LoggerClient(Protocol):
         (nothing stored), or a failure while storing (saying exactly what was stored). A
         RemoteClient stages the samples on the server and stores them on commit: a connection
         lost before the commit stores nothing (`ClientError`), one lost during the commit says
-        the logger finishes it. Needs a connection."""
+        the logger finishes it. Privileged; needs a connection."""
         ...
 
     async def delete_signals(self, names: list[str]) -> None:
-        """Remove the named signals from memory entirely; unknown names are ignored. Needs a
+        """Remove the named signals from memory entirely; unknown names are ignored. Privileged; needs a
         connection."""
         ...
 
@@ -377,7 +380,7 @@ class LoggerClient(Protocol):
         ...
 
     async def clear_events(self) -> None:
-        """Forget every event held in memory. Needs a connection."""
+        """Forget every event held in memory. Privileged; needs a connection."""
         ...
 
     # scripts and automation (rtoc_tui.scripting)
@@ -481,7 +484,8 @@ class LoggerClient(Protocol):
         fmt: str = "csv",
     ) -> str:
         """Write the named signals (all when None) in [xmin, xmax], stored history and memory,
-        to path on the logger's machine, as fmt (csv or json); returns the path written.
+        to path on the logger's machine (a remote logger confines it to its exports/ folder),
+        as fmt; returns the path written.
         Raises `ClientError` for an unknown format or a write error. Privileged; needs a
         connection."""
         ...
