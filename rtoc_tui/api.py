@@ -298,8 +298,8 @@ class LoggerClient(Protocol):
     ) -> Any:
         """Call a public method of the running driver `device` (in a thread) and return its
         result (JSON-safe over a remote client). Raises `ClientError` when the device is not
-        running, the function is not one of its public functions, or the call itself raised (the message
-        names the exception). Privileged; needs a connection."""
+        running, the function is not one of its public functions, or the call itself raised
+        (the message names the exception). Privileged; needs a connection."""
         ...
 
     # signals
@@ -362,8 +362,8 @@ class LoggerClient(Protocol):
         ...
 
     async def delete_signals(self, names: list[str]) -> None:
-        """Remove the named signals from memory entirely; unknown names are ignored. Privileged; needs a
-        connection."""
+        """Remove the named signals from memory entirely; unknown names are ignored.
+        Privileged; needs a connection."""
         ...
 
     # events
@@ -405,8 +405,8 @@ class LoggerClient(Protocol):
         ...
 
     async def stop_script(self, script_id: str) -> None:
-        """Stop a script run (waiting up to 0.25 s for it to end). Raises `ClientError` for an unknown id
-        or without scripting. Privileged; needs a connection."""
+        """Stop a script run (waiting up to 0.25 s for it to end). Raises `ClientError` for
+        an unknown id or without scripting. Privileged; needs a connection."""
         ...
 
     async def script_output(self, script_id: str, cursor: int = 0) -> ScriptOutput:
