@@ -86,7 +86,33 @@ def build_logger(
                     raise
                 continue  # that part of the logger is not installed in this build
             getattr(module, func_name)(logger)
+        attach_telegram(logger)
     return logger
+
+
+def attach_telegram(logger: Logger) -> Any:
+    """Add the Telegram bot (if telegram.active and a token) and route plugins' messages to it."""
+    cfg = logger.config.telegram
+    if not cfg.active:
+        return None
+    if not cfg.token:
+        log.error("telegram.active is set but telegram.token is empty: run 'rtoc config' to set it")
+        return None
+    try:
+        from .telegram.bot import TelegramBot
+    except ModuleNotFoundError as exc:
+        log.error(
+            "telegram.active is set but %s is not installed: pip install 'rtoc-tui[telegram]'",
+            exc.name,
+        )
+        return None
+    from .client.local import LocalClient
+
+    bot = TelegramBot(LocalClient(logger), cfg, logger.home.root)
+    logger.add_service(bot)
+    logger.telegram_sink = bot.plugin_send
+    logger.telegram = bot  # type: ignore[attr-defined]  # for the TCP status and tests
+    return bot
 
 
 def status_line(logger: Logger) -> str:

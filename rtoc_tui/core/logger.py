@@ -30,6 +30,9 @@ log = logging.getLogger("rtoc.logger")
 GIL_SWITCH_INTERVAL_S = 0.001
 
 
+TelegramSink = Callable[[str, Any, bool, str], None]
+
+
 class Service(Protocol):
     """Something that runs beside the logger (TCP server, storage flusher, automation)."""
 
@@ -79,6 +82,9 @@ class Logger:
         self._rate = 0.0
         self.clients = 0  # set by the TCP server
         self.storage_state: Callable[[], tuple[str, float | None]] | None = None  # set by storage
+        # Where plugins' telegram_send_* calls go: (kind, payload, only_admin, source), callable
+        # from any thread. Set by the runtime when the Telegram bot runs (core never imports it).
+        self.telegram_sink: TelegramSink | None = None
 
     @classmethod
     def from_home(cls, home: Home, cli: dict[str, Any] | None = None, **kw: Any) -> Logger:
