@@ -40,7 +40,7 @@ from telegram.ext import Application, ApplicationBuilder, TypeHandler
 from ..client.api import ClientError, EventInfo, LoggerClient
 from ..config.schema import TelegramSection
 from . import actions as custom
-from .menus import ACTIONS, PROMPTS, Chat, ChatState, MenuError, Menus
+from .menus import ACTIONS, PROMPTS, Chat, ChatState, Menus
 from .notify import Notifier, Outgoing, PermanentSendError, TransientSendError
 from .plots import Mark, Series, render_plot
 from .screens import Button, Prompt, Screen, Tokens, unique_labels
@@ -155,6 +155,9 @@ class TelegramBot:
             .base_file_url(f"{root}/file/bot")
             .concurrent_updates(True)
             .get_updates_read_timeout(POLL_TIMEOUT_S + 10)
+            # the cancelled long poll may still hold its connection when stop() confirms the
+            # last offset; a second one avoids a PoolTimeout error at every shutdown
+            .get_updates_connection_pool_size(2)
             .build()
         )
         self._app.add_handler(TypeHandler(Update, self._on_update))
@@ -392,13 +395,12 @@ class TelegramBot:
         except PermissionError:
             await self.send_text(chat.id, NOT_PERMITTED)
             return
-        except MenuError as exc:
-            if typed is not None:  # ask again
-                chat.state.prompt = Prompt(name, args)
-            await self.send_text(chat.id, f"⚠ {exc}")
-            return
         except (ClientError, UsersError, custom.ActionError, ValueError, OSError) as exc:
-            await self.send_text(chat.id, f"⚠ {exc}")
+            if typed is not None:  # a typed answer was refused: the next message is the retry
+                chat.state.prompt = Prompt(name, args)
+                await self.send_text(chat.id, f"⚠ {exc}\nSend it again, or /start to cancel.")
+            else:
+                await self.send_text(chat.id, f"⚠ {exc}")
             return
         if screen is not None:
             await self.show(chat.id, screen, edit_id=edit_id)

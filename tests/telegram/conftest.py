@@ -35,8 +35,12 @@ async def api() -> AsyncIterator[FakeBotApi]:
 
 
 @pytest.fixture
-def settings(api: FakeBotApi) -> TelegramSection:
-    return TelegramSection(active=True, token=TOKEN, base_url=api.base_url, inlineMenu=True)
+def settings(api: FakeBotApi, logger: Logger) -> TelegramSection:
+    """The logger's own telegram section (so settings changed from the bot reach the bot)."""
+    section = logger.config.telegram
+    section.active, section.token, section.base_url = True, TOKEN, api.base_url
+    section.inlineMenu = True
+    return section
 
 
 @pytest.fixture

@@ -391,3 +391,13 @@ async def reply(api: FakeBotApi, user: FakeUser, text: str, expect: str = "") ->
         and api.sent(user.id)[-1],
         what=f"an answer with {expect!r} to {text!r}",
     )
+
+
+async def press_text(api: FakeBotApi, user: FakeUser, label: str, expect: str) -> Any:
+    """Press a button and wait for any message (menu or not) containing expect."""
+    n = len(api.sent(user.id))
+    user.press(label)
+    return await api.wait_for(
+        lambda: next((c for c in api.sent(user.id)[n:] if expect in c.text), None),
+        what=f"a message with {expect!r} after pressing {label!r}",
+    )
