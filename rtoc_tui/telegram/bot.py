@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -468,7 +469,9 @@ class TelegramBot:
             else:
                 await self.send_text(chat_id, item.text)
         except RetryAfter as exc:
-            after = exc.retry_after
+            with warnings.catch_warnings():  # PTB 22.2+ warns that it becomes a timedelta
+                warnings.simplefilter("ignore")
+                after = exc.retry_after
             seconds = after.total_seconds() if hasattr(after, "total_seconds") else float(after)
             raise TransientSendError(str(exc), seconds) from exc
         except (Forbidden, BadRequest, InvalidToken) as exc:

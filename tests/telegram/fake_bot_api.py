@@ -126,10 +126,12 @@ class FakeBotApi:
 
     # -- queries for the tests ---------------------------------------------------------------------
     def sent(self, chat_id: int | None = None, method: str | None = None) -> list[Call]:
+        """Requests the bot made (answered with an error only if `method` names them)."""
         return [
             c
             for c in self.calls
-            if (chat_id is None or c.chat_id == chat_id) and (method is None or c.method == method)
+            if (chat_id is None or c.chat_id == chat_id)
+            and (c.method == method if method else not c.method.endswith(":failed"))
         ]
 
     def menus(self, chat_id: int) -> list[Call]:
