@@ -103,7 +103,7 @@ def test_answers_are_validated_and_asked_again(home: Home) -> None:
 
 def test_declining_to_save_writes_nothing(home: Home) -> None:
     before = home.config_file.read_bytes()
-    result, out = wizard(home, lines("1000", "", "", "", "", "", "n"))
+    result, out = wizard(home, lines("1000", "", "", "", "", "", "", "n"))
     assert result.changes and not result.saved
     assert "nothing was written" in out
     assert home.config_file.read_bytes() == before
@@ -395,6 +395,8 @@ def test_wizard_at_a_terminal(tmp_path: Path, pty_wizard: Any) -> None:
     s.expect("must be greater than 0")
     s.expect(r"tui\.plot_hz\) \[10\]: ")
     s.send("4")
+    s.expect(r"Run the Telegram bot \(telegram\.active\)\? \(y/n\) \[n\]: ")
+    s.send("n")
     s.expect(r"tcp\.password: \(empty\) -> \*+")
     s.expect(r"Save these changes\? \(y/n\) \[y\]: ")
     s.send("y")
