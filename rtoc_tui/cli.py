@@ -239,7 +239,12 @@ def drivers_test(
 
 # Command groups contributed by other parts of the package: (module, attribute).
 # Each module exposes register(app) that adds its commands.
-_COMMAND_MODULES = ("rtoc_tui.cli_remote", "rtoc_tui.cli_data", "rtoc_tui.config.cli_config")
+_COMMAND_MODULES = (
+    "rtoc_tui.cli_remote",
+    "rtoc_tui.cli_data",
+    "rtoc_tui.config.cli_config",
+    "rtoc_tui.telegram.manage",  # `rtoc config telegram`: after the config group exists
+)
 
 
 def _register_optional_commands() -> None:

@@ -151,6 +151,11 @@ def write_status_file(logger: Logger) -> None:
             "port": logger.config.tcp.port,
         },
     }
+    bot = getattr(logger, "telegram", None)
+    if bot is not None:  # `rtoc config telegram` shows it
+        state = bot.state()
+        state.pop("users", None)  # they are in telegram_clients.json
+        data["telegram"] = state
     try:
         atomic_write_text(logger.home.status_file, json.dumps(data, indent=1))
     except OSError as exc:
