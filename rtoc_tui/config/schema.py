@@ -220,9 +220,7 @@ class Config:
         default_factory=PostgresqlSection, metadata=doc("PostgreSQL")
     )
     backup: BackupSection = field(default_factory=BackupSection, metadata=doc("Persistence"))
-    telegram: TelegramSection = field(
-        default_factory=TelegramSection, metadata=doc("Telegram bot")
-    )
+    telegram: TelegramSection = field(default_factory=TelegramSection, metadata=doc("Telegram bot"))
     tui: TuiSection = field(default_factory=TuiSection, metadata=doc("Terminal UI"))
     devices: dict[str, dict[str, Any]] = field(
         default_factory=dict,

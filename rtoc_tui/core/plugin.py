@@ -296,7 +296,9 @@ class LoggerPlugin:
                 f"{self._devicename} error: {reason}", sname="error", priority=2, id="deviceError"
             )
         elif changed:
-            log.warning("device %s still failing (%d tries): %s", self._devicename, failures, reason)
+            log.warning(
+                "device %s still failing (%d tries): %s", self._devicename, failures, reason
+            )
         else:
             log.debug("device %s still failing (%d tries): %s", self._devicename, failures, reason)
         return min(BACKOFF_MAX_S, 0.5 * 2 ** (failures - 1))

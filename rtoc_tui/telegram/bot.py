@@ -247,7 +247,12 @@ class TelegramBot:
             "connected": self.connected,
             "username": self.username,
             "users": [
-                {"chat_id": u.chat_id, "name": u.name, "permission": u.permission}
+                {
+                    "chat_id": u.chat_id,
+                    "name": u.name,
+                    "permission": u.permission,
+                    "eventlevel": u.eventlevel,
+                }
                 for u in self.users.all()
             ],
             "messages_sent": st.messages_sent,

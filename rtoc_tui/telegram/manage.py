@@ -18,7 +18,7 @@ from rich.table import Table
 
 from ..config.home import Home, load_config, resolve_home
 from ..config.schema import ConfigError
-from .users import CLIENTS_FILE, EVENT_LEVELS, ROLES, UserStore, UsersError
+from .users import CLIENTS_FILE, EVENT_LEVELS, ROLES, UsersError, UserStore
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -43,11 +43,15 @@ def config_telegram(
     ctx: typer.Context,
     home: Annotated[
         Path | None,
-        typer.Option("--home", help="User folder (default: $RTOC_HOME or ~/.rtoc)", show_default=False),
+        typer.Option(
+            "--home", help="User folder (default: $RTOC_HOME or ~/.rtoc)", show_default=False
+        ),
     ] = None,
     role: Annotated[
         list[str] | None,
-        typer.Option("--role", help="Set a user's role: CHAT_ID=ROLE (blocked, read, write, admin)"),
+        typer.Option(
+            "--role", help="Set a user's role: CHAT_ID=ROLE (blocked, read, write, admin)"
+        ),
     ] = None,
     remove: Annotated[
         list[int] | None, typer.Option("--remove", help="Forget a user (chat id)")

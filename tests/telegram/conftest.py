@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_bot_api import TOKEN, FakeBotApi, FakeUser  # noqa: E402
+from fake_bot_api import TOKEN, FakeBotApi  # noqa: E402
 
 from rtoc_tui.client.local import LocalClient  # noqa: E402
 from rtoc_tui.config.schema import TelegramSection  # noqa: E402
@@ -61,9 +61,7 @@ async def make_bot(
     bots: list[TelegramBot] = []
 
     async def _make(**kw: Any) -> TelegramBot:
-        bot = TelegramBot(
-            LocalClient(started_logger), settings, started_logger.home.root, **kw
-        )
+        bot = TelegramBot(LocalClient(started_logger), settings, started_logger.home.root, **kw)
         started_logger.telegram_sink = bot.plugin_send
         await bot.start()
         bots.append(bot)

@@ -308,7 +308,11 @@ class FakeUser:
                     "from": self._from(),
                     "text": text,
                     **(
-                        {"entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]}
+                        {
+                            "entities": [
+                                {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}
+                            ]
+                        }
                         if text.startswith("/")
                         else {}
                     ),
@@ -376,9 +380,11 @@ async def press(api: FakeBotApi, user: FakeUser, label: str, expect: str = "") -
     n = len(api.menus(user.id))
     user.press(label)
     return await api.wait_for(
-        lambda: len(api.menus(user.id)) > n
-        and expect in api.menus(user.id)[-1].text
-        and api.menus(user.id)[-1],
+        lambda: (
+            len(api.menus(user.id)) > n
+            and expect in api.menus(user.id)[-1].text
+            and api.menus(user.id)[-1]
+        ),
         what=f"a menu with {expect!r} after pressing {label!r}",
     )
 
@@ -388,9 +394,11 @@ async def reply(api: FakeBotApi, user: FakeUser, text: str, expect: str = "") ->
     n = len(api.sent(user.id))
     user.say(text)
     return await api.wait_for(
-        lambda: len(api.sent(user.id)) > n
-        and any(expect in c.text for c in api.sent(user.id)[n:])
-        and api.sent(user.id)[-1],
+        lambda: (
+            len(api.sent(user.id)) > n
+            and any(expect in c.text for c in api.sent(user.id)[n:])
+            and api.sent(user.id)[-1]
+        ),
         what=f"an answer with {expect!r} to {text!r}",
     )
 

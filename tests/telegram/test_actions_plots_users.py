@@ -13,7 +13,7 @@ from rtoc_tui.core.logger import Logger
 from rtoc_tui.telegram import actions as A
 from rtoc_tui.telegram.bot import TelegramBot
 from rtoc_tui.telegram.plots import Mark, Series, render_plot
-from rtoc_tui.telegram.users import UserStore, UsersError
+from rtoc_tui.telegram.users import UsersError, UserStore
 
 
 def write_actions(logger: Logger, actions: dict[str, str] | str) -> None:

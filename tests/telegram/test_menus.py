@@ -84,8 +84,9 @@ async def test_signals_select_period_plot_with_events(
     menu = await press(api, ada, "Hide events", "Events in the plot: hidden")
     await press(api, ada, "Generate plot", "Signals")
     photos = await api.wait_for(
-        lambda: len(api.sent(ada.id, "sendPhoto")) == n_photos + 2
-        and api.sent(ada.id, "sendPhoto"),
+        lambda: (
+            len(api.sent(ada.id, "sendPhoto")) == n_photos + 2 and api.sent(ada.id, "sendPhoto")
+        ),
         what="second plot",
     )
     assert "0 events" in photos[-1].text
@@ -328,7 +329,9 @@ async def test_telegram_clients_menu_changes_roles(
     assert bot.users.get(2) is None
 
 
-async def test_keyboard_menu_mode(api: FakeBotApi, bot: TelegramBot, started_logger: Logger) -> None:
+async def test_keyboard_menu_mode(
+    api: FakeBotApi, bot: TelegramBot, started_logger: Logger
+) -> None:
     bot.settings.inlineMenu = False
     fill(started_logger)
     ada = api.user(1, "Ada")

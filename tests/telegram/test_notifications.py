@@ -115,7 +115,9 @@ async def test_files_queue_beside_lines_bounded() -> None:
         n.add_file(1, Outgoing("photo", f"p{i}", b"x"))
     for _ in range(3):
         await n.send_due()
-    assert [i.text for _, i in rec.sent][:1] == ["p2\n(2 older notifications were dropped while Telegram was unreachable)"]
+    assert [i.text for _, i in rec.sent][:1] == [
+        "p2\n(2 older notifications were dropped while Telegram was unreachable)"
+    ]
     assert [i.text for _, i in rec.sent][1:] == ["p3"] and n.stats.files_dropped == 2
 
 
@@ -136,8 +138,10 @@ async def test_events_reach_users_by_level(
     started_logger.event("just info", dname="Gen", sname="x", priority=0)
     started_logger.event("bad thing", dname="Gen", sname="x", priority=2)
     await api.wait_for(
-        lambda: any("bad thing" in t for t in bob.texts())
-        and any("bad thing" in t for t in ada.texts()),
+        lambda: (
+            any("bad thing" in t for t in bob.texts())
+            and any("bad thing" in t for t in ada.texts())
+        ),
         what="notifications",
     )
     await asyncio.sleep(0.5)
@@ -156,8 +160,10 @@ async def test_burst_through_the_bot_is_one_message_per_interval(
     for i in range(300):
         started_logger.event(f"burst {i}", priority=1)
     await api.wait_for(
-        lambda: any("burst 299" in c.text for c in ada.messages()[n0:])
-        or any("and " in c.text and "more events" in c.text for c in ada.messages()[n0:]),
+        lambda: (
+            any("burst 299" in c.text for c in ada.messages()[n0:])
+            or any("and " in c.text and "more events" in c.text for c in ada.messages()[n0:])
+        ),
         what="the collapsed burst",
     )
     await asyncio.sleep(0.6)
@@ -212,7 +218,7 @@ async def test_429_retry_after(api: FakeBotApi, bot: TelegramBot, started_logger
 
 
 PLUGIN = textwrap.dedent(
-    '''
+    """
     from rtoc_tui.core.plugin import LoggerPlugin
 
     class Plugin(LoggerPlugin):
@@ -231,7 +237,7 @@ PLUGIN = textwrap.dedent(
 
         def chart(self):
             self.telegram_send_plot({"a": [[1.7e9, 1.7e9 + 60], [1.0, 2.0]]}, title="T", text="chart")
-    '''
+    """
 )
 
 

@@ -111,7 +111,9 @@ async def test_headless_logger_runs_the_bot(api: FakeBotApi, home: Home) -> None
 
 
 async def test_wizard_asks_for_the_token_and_tests_it(api: FakeBotApi, home: Home) -> None:
-    answers = "\n".join(["", "", "", "", "", "", "y", "999:bad", "again", TOKEN, "read", "y"]) + "\n"
+    answers = (
+        "\n".join(["", "", "", "", "", "", "y", "999:bad", "again", TOKEN, "read", "y"]) + "\n"
+    )
     data = json.loads(home.config_file.read_text())
     data["telegram"] = {"base_url": api.base_url}
     home.config_file.write_text(json.dumps(data))
@@ -136,10 +138,22 @@ async def test_check_telegram_unreachable() -> None:
 
 def test_rtoc_config_telegram_lists_users_and_changes_roles(home: Home) -> None:
     clients = {
-        "1": {"eventlevel": 0, "shortcuts": [[], []], "first_name": "Ada", "last_name": "",
-              "permission": "admin", "menu": "menu"},
-        "2": {"eventlevel": 2, "shortcuts": [[], []], "first_name": "Bob", "last_name": "",
-              "permission": "blocked", "menu": "menu"},
+        "1": {
+            "eventlevel": 0,
+            "shortcuts": [[], []],
+            "first_name": "Ada",
+            "last_name": "",
+            "permission": "admin",
+            "menu": "menu",
+        },
+        "2": {
+            "eventlevel": 2,
+            "shortcuts": [[], []],
+            "first_name": "Bob",
+            "last_name": "",
+            "permission": "blocked",
+            "menu": "menu",
+        },
     }
     path = home.root / "telegram_clients.json"
     path.write_text(json.dumps(clients))
@@ -155,7 +169,9 @@ def test_rtoc_config_telegram_lists_users_and_changes_roles(home: Home) -> None:
     assert res.exit_code == 2 and "only admin" in res.output
     res = runner.invoke(app, ["config", "telegram", "--home", str(home.root), "--role", "x"])
     assert res.exit_code == 2 and "CHAT_ID=ROLE" in res.output
-    res = runner.invoke(app, ["config", "telegram", "--home", str(home.root), "--remove", "2", "--json"])
+    res = runner.invoke(
+        app, ["config", "telegram", "--home", str(home.root), "--remove", "2", "--json"]
+    )
     assert res.exit_code == 0
     assert "Removed user 2" in res.output and set(json.loads(path.read_text())) == {"1"}
 

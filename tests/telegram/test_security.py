@@ -49,8 +49,16 @@ async def test_only_admin_mode(api: FakeBotApi, bot: TelegramBot, started_logger
 @pytest.mark.parametrize(
     ("role", "allowed", "refused"),
     [
-        ("read", ["Latest values", "Signals", "Settings"], ["devices", "send", "automation", "general", "telegram", "backup", "delete_signals"]),
-        ("write", ["Devices", "Send event/signal", "Automation"], ["telegram", "backup", "delete_signals", "delete_all_yes", "set_role"]),
+        (
+            "read",
+            ["Latest values", "Signals", "Settings"],
+            ["devices", "send", "automation", "general", "telegram", "backup", "delete_signals"],
+        ),
+        (
+            "write",
+            ["Devices", "Send event/signal", "Automation"],
+            ["telegram", "backup", "delete_signals", "delete_all_yes", "set_role"],
+        ),
     ],
 )
 async def test_role_boundaries_hold_for_every_action(
