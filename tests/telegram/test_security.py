@@ -28,7 +28,7 @@ async def test_blocked_user_gets_only_not_permitted(
     for text in ("/start", "Latest values", "/help", "📊 Signals"):
         n = len(eve.messages())
         eve.say(text)
-        await api.wait_for(lambda: len(eve.messages()) > n, what="an answer")
+        await api.wait_for(lambda n=n: len(eve.messages()) > n, what="an answer")
     eve.click("anything")
     await api.wait_for(lambda: api.sent(method="answerCallbackQuery"), what="callback answer")
     assert [c.text for c in eve.messages()] == ["not permitted"] * 4
@@ -87,7 +87,7 @@ async def test_role_boundaries_hold_for_every_action(
         token = tokens.issue(Button("x", action, args))
         n = len(bob.messages())
         bob.click(token)
-        await api.wait_for(lambda: len(bob.messages()) > n, what=f"refusal of {action}")
+        await api.wait_for(lambda n=n: len(bob.messages()) > n, what=f"refusal of {action}")
         assert bob.messages()[-1].text == "not permitted", action
     assert bot.users.get(1).permission == "admin"  # type: ignore[union-attr]
     # every registered action and prompt declares its role
@@ -106,7 +106,9 @@ async def test_forged_and_foreign_callback_data_fail(
     for data in ("devices", "delete_all_yes", "main", "A" * 12, foreign, ""):
         n = len(api.sent(method="answerCallbackQuery"))
         bob.click(data or " ")
-        await api.wait_for(lambda: len(api.sent(method="answerCallbackQuery")) > n, what="answer")
+        await api.wait_for(
+            lambda n=n: len(api.sent(method="answerCallbackQuery")) > n, what="answer"
+        )
         ans = api.sent(method="answerCallbackQuery")[-1]
         assert "no longer valid" in ans.text and ans.params.get("show_alert") in (True, "true")
     assert not [c for c in bob.messages() if c.method == "sendMessage"][1:]  # no new menus
