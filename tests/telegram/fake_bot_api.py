@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,8 @@ class FakeBotApi:
         self.failures: list[tuple[int, str, dict[str, Any] | None]] = []
         self.fail_methods: set[str] | None = None  # which methods fail_next applies to (None: all)
         self.poll_timeout_cap_s = 30.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -81,6 +84,7 @@ class FakeBotApi:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("POST", "/bot{token}/{method}", self._handle)
         app.router.add_route("GET", "/bot{token}/{method}", self._handle)
@@ -97,6 +101,37 @@ class FakeBotApi:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    def start_in_thread(self) -> None:
+        """Serve from a loop of its own (benchmarks: the bot's loop then carries only the bot)."""
+        ready = threading.Event()
+        loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self.start())
+            ready.set()
+            loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="fake-bot-api", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+
+    def stop_thread(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        async def shutdown() -> None:
+            await self.stop()
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in others:
+                t.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
 
     async def go_away(self) -> None:
         """Close the listener: the bot gets connection errors until `come_back`."""
@@ -117,6 +152,14 @@ class FakeBotApi:
         return FakeUser(self, user_id, first_name, last_name)
 
     def push_update(self, update: dict[str, Any]) -> None:
+        loop = self._loop
+        if (
+            loop is not None
+            and self._thread is not None
+            and threading.current_thread() is not self._thread
+        ):
+            loop.call_soon_threadsafe(self.push_update, update)  # served from its own thread
+            return
         update["update_id"] = next(self._update_id)
         self.updates.append(update)
         self._new_update.set()
