@@ -91,7 +91,7 @@ def config_telegram(
     except UsersError as exc:
         raise _fail(str(exc)) from exc
     state = bot_state(h)
-    users = [
+    users: list[dict[str, Any]] = [
         {
             "chat_id": u.chat_id,
             "name": u.name,

@@ -14,7 +14,7 @@ import shlex
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..client.api import ClientError, LoggerClient
 from . import actions as custom
@@ -44,24 +44,25 @@ BACK = "⬅ Back"
 MAIN = "🏠 Main menu"
 
 Handler = Callable[..., Awaitable["Screen | None"]]
+F = TypeVar("F", bound=Handler)
 ACTIONS: dict[str, tuple[int, Handler]] = {}
 PROMPTS: dict[str, tuple[int, Handler]] = {}
 
 
-def action(name: str, role: int) -> Callable[[Handler], Handler]:
+def action(name: str, role: int) -> Callable[[F], F]:
     """Register a menu action and the lowest role that may run it."""
 
-    def deco(fn: Handler) -> Handler:
+    def deco(fn: F) -> F:
         ACTIONS[name] = (role, fn)
         return fn
 
     return deco
 
 
-def prompt(name: str, role: int) -> Callable[[Handler], Handler]:
+def prompt(name: str, role: int) -> Callable[[F], F]:
     """Register the handler of a typed answer and the lowest role that may give it."""
 
-    def deco(fn: Handler) -> Handler:
+    def deco(fn: F) -> F:
         PROMPTS[name] = (role, fn)
         return fn
 
