@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rtoc_tui.config.home import Home
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.scripting import attach_automation
+from rtoc_tui.scripting import attach_automation
 
 ACTIVATED = {"globalEventsActivated": True, "globalActionsActivated": True}
 
@@ -133,7 +133,7 @@ def repeated_script(rate_hz: float, seconds: float) -> tuple[float, int, float]:
 
 def checkpoint_vs_settrace(n: int) -> tuple[float, float, float]:
     """ns per loop iteration: plain, with the translator's checkpoints, with a line tracer."""
-    from rtoc_tui.core.scripting.translator import translate
+    from rtoc_tui.scripting.translator import translate
 
     src = "s = 0\nfor i in range(N):\n    s += i\n"
     plain = compile(src, "<plain>", "exec")

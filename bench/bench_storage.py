@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from rtoc_tui.config.home import Home  # noqa: E402
 from rtoc_tui.core.logger import Logger  # noqa: E402
-from rtoc_tui.core.storage import SignalWrite, SqliteEngine, WriteBatch, attach_storage  # noqa: E402
-from rtoc_tui.core.storage import blocks as B  # noqa: E402
+from rtoc_tui.storage import SignalWrite, SqliteEngine, WriteBatch, attach_storage  # noqa: E402
+from rtoc_tui.storage import blocks as B  # noqa: E402
 
 
 def mb(n: float) -> str:
@@ -239,7 +239,7 @@ def rows_copy_payload(sig_id: int, x: np.ndarray, y: np.ndarray) -> bytes:
 def bench_pg(seconds: float, n_signals: int, per_signal: int) -> None:
     from psycopg.conninfo import conninfo_to_dict
 
-    from rtoc_tui.core.storage.postgres import PostgresEngine
+    from rtoc_tui.storage.postgres import PostgresEngine
 
     dsn, env_file = pg_dsn()
     try:

@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 import orjson
 
+from rtoc_tui import wire
 from rtoc_tui.client.remote import RemoteClient
 from rtoc_tui.client.rtoc_jsonsocket import JsonSocketClient
-from rtoc_tui.core import protocol
-from rtoc_tui.core.protocol import ProtocolError
+from rtoc_tui.wire import ProtocolError
 
 HOST = "127.0.0.1"
 
@@ -48,7 +48,7 @@ def serve(feed: int, prefill_s: float) -> None:
     """Run a logger with its TCP server until stdin closes; print the port first."""
     from rtoc_tui.config.home import Home
     from rtoc_tui.core.logger import Logger
-    from rtoc_tui.core.server import TcpServer
+    from rtoc_tui.server.tcp import TcpServer
 
     async def main() -> None:
         home = Home(Path(tempfile.mkdtemp(prefix="rtoc-bench-tcp-")) / "home")
@@ -100,7 +100,7 @@ def serve_minimal() -> None:
                 payload = read_reply(sock, bytearray())
             except (ConnectionError, ProtocolError):
                 continue
-            sock.sendall(protocol.pack(_SENT_HEAD + payload.lstrip()[1:]))
+            sock.sendall(wire.pack(_SENT_HEAD + payload.lstrip()[1:]))
 
 
 def serve_bare() -> None:
@@ -111,7 +111,7 @@ def serve_bare() -> None:
             self.transport = transport
 
         def data_received(self, data: bytes) -> None:
-            self.transport.write(protocol.pack(b'{"error": false, "sent": true}'))  # type: ignore[attr-defined]
+            self.transport.write(wire.pack(b'{"error": false, "sent": true}'))  # type: ignore[attr-defined]
 
     async def main() -> None:
         server = await asyncio.get_running_loop().create_server(
@@ -166,7 +166,7 @@ def read_reply(sock: socket.socket, buf: bytearray) -> bytes:
     while True:
         nl = buf.find(b"\n")
         if nl >= 0:
-            length, taglen, noncelen = protocol.parse_header(buf[:nl], 1 << 31)
+            length, taglen, noncelen = wire.parse_header(buf[:nl], 1 << 31)
             end = nl + 1 + taglen + noncelen + length
             if len(buf) >= end:
                 payload = bytes(buf[nl + 1 + taglen + noncelen : end])
@@ -183,7 +183,7 @@ def one_per_connection(
 ) -> float:
     """Samples/s with a new connection per request (as RTOC clients do)."""
     n = 0
-    frame = protocol.pack(json.dumps(make_request()).encode())
+    frame = wire.pack(json.dumps(make_request()).encode())
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < duration:
         if rtoc_client:  # exactly RTOC's client: json.dumps and json.loads every time
@@ -217,7 +217,7 @@ def one_shot_vs_ceiling(
 
 
 def _lean_worker(port: int, duration: float, out: Any) -> None:
-    frame = protocol.pack(b'{"y": [1.5], "sname": ["s"], "dname": "Par", "unit": [""]}')
+    frame = wire.pack(b'{"y": [1.5], "sname": ["s"], "dname": "Par", "unit": [""]}')
     n = 0
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < duration:
@@ -248,13 +248,13 @@ def pipelined(
     """Requests/s of one persistent connection with up to `window` requests in flight.
 
     Every reply to an identical request is identical, so the receiver only counts bytes."""
-    frame = protocol.pack(payload)
+    frame = wire.pack(payload)
     with socket.create_connection((HOST, port)) as s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         s.sendall(frame)
         first = read_reply(s, bytearray())
         assert json.loads(first)["error"] is False, first[:200]
-        reply_size = len(protocol.pack(first))
+        reply_size = len(wire.pack(first))
         batch = max(1, min(500, (1 << 20) // len(frame)))
         chunk = frame * batch
         sent = 0
@@ -291,7 +291,7 @@ def latency_under_attack(port: int, attackers: int, requests: int) -> tuple[floa
         s = socket.create_connection((HOST, port))
         s.sendall(b"100000,0,0\n" + b'{"y": [' * 10)  # a header and a tenth of a frame
         held.append(s)
-    frame = protocol.pack(b'{"getLatest": true}')
+    frame = wire.pack(b'{"getLatest": true}')
     times = []
     try:
         for _ in range(requests):
@@ -469,8 +469,8 @@ def main() -> None:
         xb, yb = np.asarray(x10k), np.asarray(y10k)
         args_ = {
             "name": "Batch.bin",
-            "x": protocol.encode_array(xb),
-            "y": protocol.encode_array(yb),
+            "x": wire.encode_array(xb),
+            "y": wire.encode_array(yb),
         }
         rate, size = pipelined(
             p, json.dumps({"rtoc": {"op": "append", "args": args_}}).encode(), d, 64
@@ -514,16 +514,14 @@ def main() -> None:
         for i in range(16)
     }
     as_b64 = orjson.dumps(
-        {n: [protocol.encode_array(x), protocol.encode_array(y)] for n, (x, y) in wins.items()}
+        {n: [wire.encode_array(x), wire.encode_array(y)] for n, (x, y) in wins.items()}
     )
     as_list = orjson.dumps(
         {n: [x, y] for n, (x, y) in wins.items()}, option=orjson.OPT_SERIALIZE_NUMPY
     )
     t_b64 = min(
         _timeit(
-            lambda: [
-                protocol.decode_array(v) for pair in orjson.loads(as_b64).values() for v in pair
-            ]
+            lambda: [wire.decode_array(v) for pair in orjson.loads(as_b64).values() for v in pair]
         )
         for _ in range(5)
     )

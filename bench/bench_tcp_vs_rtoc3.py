@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_tcp import Server, read_reply  # noqa: E402
 
-from rtoc_tui.core import protocol  # noqa: E402
+from rtoc_tui import wire  # noqa: E402
 
 WORKER = str(Path(__file__).with_name("rtoc3_client_worker.py"))
 ROWS = (  # request kind, samples per request, RTOC 3.0 anchor figure (samples or requests/s)
@@ -137,7 +137,7 @@ class Ours(Server):
 def request(port: int, payload: dict) -> dict:
     """One plain request on its own connection (set-up and readiness, not measured)."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(protocol.pack(json.dumps(payload).encode()))
+        s.sendall(wire.pack(json.dumps(payload).encode()))
         return json.loads(read_reply(s, bytearray()))  # ConnectionError (OSError) on a close
 
 

@@ -62,7 +62,7 @@ def build_logger(home_dir: Path, tcp_port: int | None = None) -> Any:
         y = wave * (1 + i / 8) + i
         logger.store.append("Bench", f"S{i:02d}", x, y, unit=UNITS[i % len(UNITS)])
     if tcp_port is not None:
-        from rtoc_tui.core.server import attach_tcp
+        from rtoc_tui.server.tcp import attach_tcp
 
         attach_tcp(logger)
     return logger

@@ -6,7 +6,6 @@ Headless mode never imports Textual: the UI is imported only inside `run_with_tu
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 import os
@@ -20,6 +19,9 @@ from typing import Any
 from .atomic import atomic_write_text
 from .config.home import Home, load_config, save_config
 from .core.logger import Logger
+from .scripting import attach_automation
+from .server.tcp import attach_tcp
+from .storage import attach_storage
 
 log = logging.getLogger("rtoc")
 
@@ -27,13 +29,6 @@ STOP_TIMEOUT_S = 5.0
 STATUS_LINE_INTERVAL_S = 60.0
 STATUS_FILE_INTERVAL_S = 2.0
 
-# (module, function) pairs that attach optional services to a logger, in start order:
-# storage first (it restores data), then automation, then the TCP server.
-SERVICE_ATTACHERS: tuple[tuple[str, str], ...] = (
-    ("rtoc_tui.core.storage", "attach_storage"),
-    ("rtoc_tui.core.scripting", "attach_automation"),
-    ("rtoc_tui.core.server", "attach_tcp"),
-)
 
 _SYSLOG_PRIORITY = {
     logging.CRITICAL: 2,
@@ -75,17 +70,16 @@ def setup_logging(
 def build_logger(
     home: Home, overrides: dict[str, Any] | None = None, *, services: bool = True, **kw: Any
 ) -> Logger:
-    """A Logger for this home, with storage, automation and TCP attached as configured."""
+    """A Logger for this home, with storage, automation and TCP attached as configured.
+
+    Start order is the order of attachment: storage first (it restores data), then automation
+    (its conditions see the restored signals), then the TCP server (clients come last).
+    """
     logger = Logger.from_home(home, cli=overrides, **kw)
     if services:
-        for module_name, func_name in SERVICE_ATTACHERS:
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as exc:
-                if exc.name != module_name:
-                    raise
-                continue  # that part of the logger is not installed in this build
-            getattr(module, func_name)(logger)
+        attach_storage(logger)
+        attach_automation(logger)
+        attach_tcp(logger)
         attach_telegram(logger)
     return logger
 
@@ -111,7 +105,7 @@ def attach_telegram(logger: Logger) -> Any:
     bot = TelegramBot(LocalClient(logger), cfg, logger.home.root)
     logger.add_service(bot)
     logger.telegram_sink = bot.plugin_send
-    logger.telegram = bot  # type: ignore[attr-defined]  # for the TCP status and tests
+    logger.telegram = bot
     return bot
 
 

@@ -2,23 +2,54 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll cond until it returns something truthy (and return that), or fail after timeout s."""
+def wait_for(
+    cond: Callable[[], Any],
+    timeout: float = 5.0,
+    what: str | Callable[[], str] = "condition",
+    interval: float = 0.005,
+) -> Any:
+    """Poll cond until it returns something truthy (and return that), or fail after timeout s.
+
+    The one wait of the test suite (wait_until is the same inside an event loop); `what` says
+    what was awaited, or is called to describe the state at the timeout (e.g. a screen).
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         value = cond()
         if value:
             return value
-        time.sleep(0.005)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        if time.monotonic() > deadline:
+            detail = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {detail}")
+        time.sleep(interval)
+
+
+async def wait_until(
+    cond: Callable[[], Any],
+    timeout: float = 30.0,
+    what: str = "condition",
+    pause: Callable[[float], Awaitable[Any]] | None = None,
+) -> Any:
+    """wait_for inside a running event loop: the loop (or a Pilot, pause=pilot.pause) runs
+    between polls. Returns cond()'s truthy value; fails after timeout seconds."""
+    sleep = pause or asyncio.sleep
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await sleep(0.02)
 
 
 def events(logger: Any, event_id: str) -> list[Any]:

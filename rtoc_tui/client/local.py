@@ -9,12 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ..config.home import get_value, update_config_file
-from ..config.schema import ConfigError, field_doc, iter_fields
-from ..core import introspect
-from ..core.devices import DeviceError
-from ..core.logger import Logger
-from .api import (
+from ..api import (
     ClientError,
     ConfigValue,
     DeviceDetail,
@@ -33,10 +28,20 @@ from .api import (
     TelegramState,
     TelegramUserInfo,
 )
+from ..config.home import get_value, update_config_file
+from ..config.schema import (
+    SECRET_MASK,
+    ConfigError,
+    field_doc,
+    is_secret,
+    iter_fields,
+    mask_secret,
+)
+from ..core import introspect
+from ..core.devices import DeviceError
+from ..core.logger import Logger
 
 # Config keys whose values never leave the logger (the UI shows that a value is set, not it).
-SECRET_KEYS = frozenset({"tcp.password", "telegram.token", "postgresql.password"})
-SECRET_MASK = "********"
 
 
 def status_of(logger: Logger) -> Status:
@@ -135,15 +140,14 @@ def config_of(logger: Logger) -> list[ConfigValue]:
     prov = logger.loaded.provenance
     out = []
     for key, value, f, _tp in iter_fields(logger.config):
-        if key in SECRET_KEYS and value:
-            value = SECRET_MASK
+        value = mask_secret(key, value)
         out.append(ConfigValue(key, value, prov.get(key, "default"), field_doc(f)))
     return out
 
 
 def telegram_state_of(logger: Logger) -> TelegramState:
     """The state of the logger's Telegram bot (runtime sets `logger.telegram` when it runs)."""
-    bot = getattr(logger, "telegram", None)
+    bot = logger.telegram
     if bot is None:
         return TelegramState(running=False)
     st = bot.state()
@@ -167,7 +171,7 @@ def telegram_state_of(logger: Logger) -> TelegramState:
 
 def set_telegram_role_of(logger: Logger, chat_id: int, role: str) -> TelegramState:
     """Change a bot user's role (the bot checks roles on every update, so it applies at once)."""
-    bot = getattr(logger, "telegram", None)
+    bot = logger.telegram
     if bot is None:
         raise ClientError(
             "the Telegram bot is not running; change roles with 'rtoc config telegram --role'"
@@ -181,7 +185,8 @@ def set_telegram_role_of(logger: Logger, chat_id: int, role: str) -> TelegramSta
 
 def apply_config(logger: Logger, updates: dict[str, Any]) -> None:
     """Validate and save config changes, then apply those that take effect at runtime."""
-    updates = {k: v for k, v in updates.items() if not (k in SECRET_KEYS and v == SECRET_MASK)}
+    # a masked secret sent back unchanged means "keep the stored one"
+    updates = {k: v for k, v in updates.items() if not (is_secret(k) and v == SECRET_MASK)}
     try:
         cfg = update_config_file(logger.home.config_file, updates)
     except ConfigError as exc:
@@ -321,9 +326,9 @@ class LocalClient:
     async def clear_events(self) -> None:
         self.logger.events.clear()
 
-    # -- scripts and automation (rtoc_tui.core.scripting, as logger.automation) ----------------
+    # -- scripts and automation (rtoc_tui.scripting, as logger.automation) ----------------
     def _automation(self) -> Any:
-        auto = getattr(self.logger, "automation", None)
+        auto = self.logger.automation
         if auto is None:
             raise ClientError("scripting is not available in this logger")
         return auto
@@ -347,7 +352,7 @@ class LocalClient:
         return await self._auto_call("run", source, name, mode, samplerate, triggers)
 
     async def scripts(self) -> list[ScriptInfo]:
-        if getattr(self.logger, "automation", None) is None:
+        if self.logger.automation is None:
             return []
         return await self._auto_call("list")
 
@@ -358,7 +363,7 @@ class LocalClient:
         return await self._auto_call("output", script_id, cursor)
 
     async def saved_scripts(self) -> list[str]:
-        if getattr(self.logger, "automation", None) is None:
+        if self.logger.automation is None:
             return []
         return await self._auto_call("saved")
 
@@ -369,7 +374,7 @@ class LocalClient:
         await self._auto_call("save", name, source)
 
     async def global_events(self) -> dict[str, dict[str, Any]]:
-        if getattr(self.logger, "automation", None) is None:
+        if self.logger.automation is None:
             return {}
         return await self._auto_call("global_events")
 
@@ -377,7 +382,7 @@ class LocalClient:
         await self._auto_call("set_global_event", name, spec)
 
     async def global_actions(self) -> dict[str, dict[str, Any]]:
-        if getattr(self.logger, "automation", None) is None:
+        if self.logger.automation is None:
             return {}
         return await self._auto_call("global_actions")
 
@@ -399,11 +404,11 @@ class LocalClient:
         await asyncio.to_thread(apply_config, self.logger, updates)
         return config_of(self.logger)
 
-    # -- storage (filled in by rtoc_tui.core.storage) -----------------------------------------
+    # -- storage (filled in by rtoc_tui.storage) -----------------------------------------
     async def query(
         self, name: str, xmin: float | None, xmax: float | None, max_n: int
     ) -> SignalWindow:
-        storage = getattr(self.logger, "storage", None)
+        storage = self.logger.storage
         buf = self.logger.store.get(name)
         if storage is None:
             if buf is None:

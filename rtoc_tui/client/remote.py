@@ -1,4 +1,4 @@
-"""RemoteClient: the LoggerClient interface over TCP, to a logger's server (core/server.py).
+"""RemoteClient: the LoggerClient interface over TCP, to a logger's server (server/tcp.py).
 
 One persistent connection carries every request, tagged with an id under the `rtoc` key so
 replies may arrive in any order and many requests can be in flight (pipelining). While the
@@ -22,10 +22,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..core import protocol
-from ..core.server import is_loopback
-from ..core.server_ops import quantize_width
-from .api import (
+from .. import wire
+from ..api import (
     ClientError,
     ConfigValue,
     DeviceDetail,
@@ -45,6 +43,8 @@ from .api import (
     TelegramState,
     TelegramUserInfo,
 )
+from ..decimate import quantize_width
+from ..wire import is_loopback
 
 log = logging.getLogger("rtoc.remote")
 
@@ -97,7 +97,7 @@ class RemoteClient:
             encrypt = bool(password) and not is_loopback(host)
         if encrypt and not password:
             raise ValueError("encryption needs a password")
-        self._key = protocol.derive_key(password) if encrypt else None
+        self._key = wire.derive_key(password) if encrypt else None
         self._password_given = bool(password)
         self.connect_timeout_s = connect_timeout_s
         self.call_timeout_s = call_timeout_s
@@ -200,7 +200,7 @@ class RemoteClient:
                 await reader_task
             except asyncio.CancelledError:
                 raise
-            except (OSError, TimeoutError, ClientError, protocol.ProtocolError) as exc:
+            except (OSError, TimeoutError, ClientError, wire.ProtocolError) as exc:
                 self._error = self._describe(exc)
             finally:
                 was_up = self._connected
@@ -225,7 +225,7 @@ class RemoteClient:
             return f"connection to {self.host}:{self.port} refused (is the logger's TCP server on?)"
         if isinstance(exc, TimeoutError):
             return f"no answer from {self.host}:{self.port} within {self.connect_timeout_s:g} s"
-        if isinstance(exc, protocol.AuthError):
+        if isinstance(exc, wire.AuthError):
             return "the reply does not decrypt: wrong password?"
         return str(exc) or type(exc).__name__
 
@@ -246,8 +246,8 @@ class RemoteClient:
                 except asyncio.IncompleteReadError:
                     raise ConnectionResetError("the server closed the connection") from None
                 except asyncio.LimitOverrunError:
-                    raise protocol.ProtocolError("reply header too long") from None
-                length, taglen, noncelen = protocol.parse_header(header[:-1], MAX_REPLY_BYTES)
+                    raise wire.ProtocolError("reply header too long") from None
+                length, taglen, noncelen = wire.parse_header(header[:-1], MAX_REPLY_BYTES)
                 try:
                     body = await reader.readexactly(taglen + noncelen + length)
                 except asyncio.IncompleteReadError:
@@ -257,17 +257,17 @@ class RemoteClient:
                 self.bytes_received += len(header) + len(body)
                 if taglen:
                     if self._key is None:
-                        raise protocol.ProtocolError(
+                        raise wire.ProtocolError(
                             "the server sent an encrypted reply but we do not encrypt"
                         )
-                    body = protocol.decrypt(
+                    body = wire.decrypt(
                         body[:taglen],
                         body[taglen : taglen + noncelen],
                         body[taglen + noncelen :],
                         self._key,
                     )
-                self._on_reply(protocol.loads(body))
-        except (OSError, protocol.ProtocolError) as exc:
+                self._on_reply(wire.loads(body))
+        except (OSError, wire.ProtocolError) as exc:
             self._error = self._describe(exc)
 
     def _on_reply(self, msg: Any) -> None:
@@ -296,9 +296,7 @@ class RemoteClient:
         self._next_id += 1
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
-        frame = protocol.pack(
-            protocol.dumps({"rtoc": {"op": op, "id": rid, "args": params}}), self._key
-        )
+        frame = wire.pack(wire.dumps({"rtoc": {"op": op, "id": rid, "args": params}}), self._key)
         self.bytes_sent += len(frame)
         writer.write(frame)
         try:
@@ -392,8 +390,8 @@ class RemoteClient:
         return {
             name: SignalChunk(
                 name,
-                protocol.decode_array(r["x"]),
-                protocol.decode_array(r["y"]),
+                wire.decode_array(r["x"]),
+                wire.decode_array(r["y"]),
                 r["cursor"],
                 r["missed"],
                 r["epoch"],
@@ -415,9 +413,7 @@ class RemoteClient:
                 "window", names=list(names), xmin=xmin, xmax=xmax, n_points=n_points
             )
             return {
-                n: SignalWindow(
-                    n, r["unit"], protocol.decode_array(r["x"]), protocol.decode_array(r["y"])
-                )
+                n: SignalWindow(n, r["unit"], wire.decode_array(r["x"]), wire.decode_array(r["y"]))
                 for n, r in res.items()
             }
         # n_points // 2 - 2 buckets: the grid may add one bucket at each end
@@ -439,8 +435,8 @@ class RemoteClient:
                 self._windows.pop(key, None)
                 continue
             k = np.asarray(r["k"], dtype=np.int64) + int(r["k0"])
-            x = protocol.decode_array(r["x"])
-            y = protocol.decode_array(r["y"])
+            x = wire.decode_array(r["x"])
+            y = wire.decode_array(r["y"])
             c = self._windows.get(key)
             state = states.get(name)
             if not r["r"] and c is not None and state is not None:
@@ -482,8 +478,8 @@ class RemoteClient:
             await self.call(
                 "append",
                 name=name,
-                x=protocol.encode_array(np.asarray(x, dtype=float)),
-                y=protocol.encode_array(np.asarray(y, dtype=float)),
+                x=wire.encode_array(np.asarray(x, dtype=float)),
+                y=wire.encode_array(np.asarray(y, dtype=float)),
                 unit=unit,
             )
         )
@@ -590,7 +586,7 @@ class RemoteClient:
             "query", SLOW_CALL_TIMEOUT_S, name=name, xmin=xmin, xmax=xmax, max_n=max_n
         )
         return SignalWindow(
-            r["name"], r["unit"], protocol.decode_array(r["x"]), protocol.decode_array(r["y"])
+            r["name"], r["unit"], wire.decode_array(r["x"]), wire.decode_array(r["y"])
         )
 
     async def export(

@@ -18,9 +18,13 @@ class ConfigError(ValueError):
     """config.json (or a value for it) is invalid; the message names the file and key path."""
 
 
-def doc(text: str, **limits: float) -> dict[str, Any]:
-    """Field metadata: its docstring, plus optional limits ge/gt/le checked on load and save."""
-    return {"doc": text, **limits}
+def doc(text: str, *, secret: bool = False, **limits: float) -> dict[str, Any]:
+    """Field metadata: its docstring, plus optional limits ge/gt/le checked on load and save.
+
+    secret=True marks a value that must never leave the logger in full: replies to clients,
+    sessions and exports, the settings screen, `config show` and the wizard all mask it.
+    """
+    return {"doc": text, "secret": secret, **limits}
 
 
 @dataclass
@@ -58,7 +62,9 @@ class TcpSection:
     )
     password: str = field(
         default="",
-        metadata=doc("Password for AES encryption; empty means plain frames and loopback only"),
+        metadata=doc(
+            "Password for AES encryption; empty means plain frames and loopback only", secret=True
+        ),
     )
     host: str = field(
         default="127.0.0.1",
@@ -72,7 +78,9 @@ class TcpSection:
         default=64 * 1024 * 1024, metadata=doc("Largest accepted frame in bytes")
     )
     knownHosts: dict[str, Any] = field(
-        default_factory=dict, metadata=doc("Recently used remote hosts")
+        # RTOC keeps [name, password] pairs here
+        default_factory=dict,
+        metadata=doc("Recently used remote hosts", secret=True),
     )
     remoteRefreshRate: float = field(
         default=1.0, metadata=doc("Refresh rate of a remote session in Hz (RTOC GUI)")
@@ -105,7 +113,7 @@ class PostgresqlSection:
         default=False, metadata=doc("Store recordings in PostgreSQL instead of SQLite")
     )
     user: str = field(default="postgres", metadata=doc("PostgreSQL user"))
-    password: str = field(default="", metadata=doc("PostgreSQL password"))
+    password: str = field(default="", metadata=doc("PostgreSQL password", secret=True))
     host: str = field(default="127.0.0.1", metadata=doc("PostgreSQL server host"))
     port: int = field(default=5432, metadata=doc("PostgreSQL server port", ge=1, le=65535))
     database: str = field(default="postgres", metadata=doc("PostgreSQL database name"))
@@ -151,7 +159,9 @@ class TelegramSection:
     active: bool = field(default=False, metadata=doc("Run the Telegram bot (needs a token)"))
     token: str = field(
         default="",
-        metadata=doc("Bot token from @BotFather (never sent to clients or written to logs)"),
+        metadata=doc(
+            "Bot token from @BotFather (never sent to clients or written to logs)", secret=True
+        ),
     )
     default_eventlevel: int = field(
         default=0,
@@ -241,6 +251,35 @@ def json_key(f: dataclasses.Field[Any]) -> str:
 
 def field_doc(f: dataclasses.Field[Any]) -> str:
     return f.metadata.get("doc", "")
+
+
+# -- secrets: the one policy ------------------------------------------------------------------
+SECRET_MASK = "********"
+"""What a secret value is replaced with wherever it would be shown or sent."""
+
+_SECRET_WORDS = ("password", "passwd", "token", "secret", "apikey", "api_key")
+
+
+def is_secret_name(name: str) -> bool:
+    """A driver setting or plugin parameter whose name says it holds a credential.
+
+    Driver settings (devices.<driver>.<name>) and plugin parameters have no schema of ours, so
+    their names decide.
+    """
+    low = name.lower()
+    return any(w in low for w in _SECRET_WORDS)
+
+
+def is_secret(key: str) -> bool:
+    """A dotted config key whose value is never shown or sent in full (see `doc(secret=)`)."""
+    if key.startswith("devices."):
+        return is_secret_name(key.rsplit(".", 1)[-1])
+    return key in SECRET_KEYS
+
+
+def mask_secret(key: str, value: Any) -> Any:
+    """The value as it may leave the logger: a set secret becomes SECRET_MASK."""
+    return SECRET_MASK if value and is_secret(key) else value
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -423,3 +462,18 @@ def parse_text_value(tp: Any, text: str, path: str) -> Any:
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError(f"{path}: expected JSON, got {text!r}") from None
+
+
+def _secret_keys() -> frozenset[str]:
+    hints = _hints(Config)
+    return frozenset(
+        f"{json_key(sf)}.{json_key(f)}"
+        for sf in dataclasses.fields(Config)
+        if dataclasses.is_dataclass(hints[sf.name])
+        for f in dataclasses.fields(hints[sf.name])
+        if f.metadata.get("secret")
+    )
+
+
+SECRET_KEYS = _secret_keys()
+"""Every schema key marked secret=True (tcp.password, postgresql.password, ...)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .decimate import Segment, WindowStats, clip_segments, decimate_minmax, window_stats
+from ..decimate import Segment, WindowStats, clip_segments, decimate_minmax, window_stats
 
 _MIN_ALLOC = 256
 

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config.home import Home, LoadedConfig, load_config
 from ..config.schema import Config
@@ -19,6 +19,14 @@ from .devices import DeviceManager
 from .events import EventLog
 from .persistent import PersistentStore
 from .store import SignalStore
+
+if TYPE_CHECKING:
+    # Type-only: the services live in layers above the kernel; runtime.py creates them and
+    # sets the slots below, the kernel itself never calls into them.
+    from ..scripting.engine import Automation
+    from ..server.tcp import TcpServer
+    from ..storage.service import StorageService
+    from ..telegram.bot import TelegramBot
 
 log = logging.getLogger("rtoc.logger")
 
@@ -81,10 +89,15 @@ class Logger:
         self._rate_mark: tuple[float, int] = (time.monotonic(), 0)
         self._rate = 0.0
         self.clients = 0  # set by the TCP server
-        self.storage_state: Callable[[], tuple[str, float | None]] | None = None  # set by storage
+        # Service slots, filled by rtoc_tui.runtime.build_logger as the config asks; None when
+        # that part is off (or, in tests, not built).
+        self.storage: StorageService | None = None
+        self.automation: Automation | None = None
+        self.tcp_server: TcpServer | None = None
         # Where plugins' telegram_send_* calls go: (kind, payload, only_admin, source), callable
         # from any thread. Set by the runtime when the Telegram bot runs (core never imports it).
         self.telegram_sink: TelegramSink | None = None
+        self.telegram: TelegramBot | None = None  # the bot itself (its state for clients)
 
     @classmethod
     def from_home(cls, home: Home, cli: dict[str, Any] | None = None, **kw: Any) -> Logger:
@@ -181,9 +194,9 @@ class Logger:
     def status(self) -> LoggerStatus:
         bufs = self.store.buffers()
         storage, lag = ("memory only", None)
-        if self.storage_state is not None:
+        if self.storage is not None:
             try:
-                storage, lag = self.storage_state()
+                storage, lag = self.storage.state()
             except Exception as exc:
                 storage = f"error: {exc}"
         return LoggerStatus(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..client.api import ClientError, LoggerClient
+from ..api import ClientError, LoggerClient
 
 log = logging.getLogger("rtoc.telegram")
 

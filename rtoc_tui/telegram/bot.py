@@ -38,7 +38,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
-from ..client.api import ClientError, EventInfo, LoggerClient
+from ..api import ClientError, EventInfo, LoggerClient
 from ..config.schema import TelegramSection
 from . import actions as custom
 from .menus import ACTIONS, PROMPTS, Chat, ChatState, Menus

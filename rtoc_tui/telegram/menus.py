@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..client.api import ClientError, LoggerClient
+from ..api import ClientError, LoggerClient
 from . import actions as custom
 from .plots import PLOT_POINTS, Mark, Series, render_plot
 from .screens import Button, Prompt, Screen

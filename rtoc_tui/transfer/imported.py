@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core.events import Event
-from ..core.storage.base import SignalWrite, StorageEngine, WriteBatch
+from ..storage.base import SignalWrite, StorageEngine, WriteBatch
 from .progress import NullProgress, ProgressSink
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def import_into_logger(
     recordLength samples of each signal stay (the rest are counted as dropped).
     """
     progress = progress or NullProgress()
-    storage = getattr(logger, "storage", None)
+    storage = logger.storage
     piece = max(1, logger.store.record_length // 2)
     dropped = 0
     progress.start(f"Importing {len(data.signals)} signals", data.samples or None)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from ..client.local import SECRET_KEYS
+from ..config.schema import SECRET_KEYS, is_secret
 from .export import ExportError, select, write_session_json
 from .imported import Imported, ImportedEvent, ImportedSignal, ImportResult, import_into_logger
 from .progress import NullProgress, ProgressSink
@@ -37,7 +37,7 @@ def settings_without_secrets(config_json: dict[str, Any]) -> dict[str, Any]:
     for key in SECRET_KEYS:
         section, _, name = key.partition(".")
         if isinstance(out.get(section), dict) and name in out[section]:
-            out[section][name] = ""
+            out[section][name] = type(out[section][name])()  # "" or {}
     return out
 
 
@@ -136,7 +136,7 @@ def apply_session_settings(home: Home, settings: dict[str, Any]) -> None:
             continue
         for name, value in values.items():
             key = f"{section}.{name}"
-            if key not in SECRET_KEYS:
+            if not is_secret(key):
                 updates[key] = value
     update_config_file(home.config_file, updates)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from ..core.events import Event
-from ..core.storage.base import StorageEngine, StorageError
+from ..storage.base import StorageEngine, StorageError
 
 if TYPE_CHECKING:
     from ..core.logger import Logger
@@ -45,7 +45,7 @@ class LoggerSource:
 
     def __init__(self, logger: Logger, full: bool = True) -> None:
         self.logger = logger
-        self.storage = getattr(logger, "storage", None) if full else None
+        self.storage = logger.storage if full else None
 
     def signals(self) -> list[SourceSignal]:
         out = {b.name: SourceSignal(b.name, b.unit, len(b)) for b in self.logger.store.buffers()}

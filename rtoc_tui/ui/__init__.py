@@ -1,1 +1,1 @@
-"""The Textual terminal UI; it reaches the logger only through rtoc_tui.client.api."""
+"""The Textual terminal UI; it reaches the logger only through rtoc_tui.api."""

@@ -26,7 +26,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker
 
-from ..client.api import ClientError, Disconnected, EventInfo, LoggerClient
+from ..api import ClientError, Disconnected, EventInfo, LoggerClient
 from ..config.schema import Config, TuiSection
 from .commands import RtocCommands
 from .state import LoggerState, tui_settings

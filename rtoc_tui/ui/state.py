@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..client.api import DeviceInfo, EventInfo, SignalInfo, Status
+from ..api import DeviceInfo, EventInfo, SignalInfo, Status
 from ..config.schema import TuiSection
 
 MAX_EVENTS = 5000  # events kept by the UI (the logger keeps its own, larger list)

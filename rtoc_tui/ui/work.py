@@ -10,7 +10,7 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.worker import Worker
 
-from ..client.api import ClientError, Disconnected
+from ..api import ClientError, Disconnected
 
 if TYPE_CHECKING:
     from .app import RtocApp

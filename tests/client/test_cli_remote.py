@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 
 from rtoc_tui.cli import app
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.server import TcpServer
+from rtoc_tui.server.tcp import TcpServer
 
 Run = Callable[..., Awaitable[Result]]
 

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
+from rtoc_tui.api import ClientError, LoggerClient
 from rtoc_tui.client import local as L
-from rtoc_tui.client.api import ClientError, LoggerClient
 from rtoc_tui.client.local import LocalClient
 from rtoc_tui.client.remote import RemoteClient
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.server import TcpServer
+from rtoc_tui.server.tcp import TcpServer
 
 
 @pytest.fixture(params=["local", "remote"])
@@ -220,7 +220,7 @@ async def test_query_and_export(client: LoggerClient, logger: Logger) -> None:
 async def test_scripting_answers_agree_without_automation(
     client: LoggerClient, logger: Logger
 ) -> None:
-    assert not hasattr(logger, "automation")
+    assert logger.automation is None
     assert await client.scripts() == []
     assert await client.saved_scripts() == []
     assert await client.global_events() == {}
@@ -237,7 +237,7 @@ async def test_telegram_state_and_roles(client: LoggerClient, logger: Logger) ->
 
     logger.config.telegram.token = "1:not-used"
     bot = TelegramBot(LocalClient(logger), logger.config.telegram, logger.home.root)
-    logger.telegram = bot  # type: ignore[attr-defined]  # as runtime.attach_telegram does
+    logger.telegram = bot  # as runtime.attach_telegram does
     bot.users.register(10, "Ada", "", "blocked", 0)
     bot.users.register(11, "Bob", "", "blocked", 2)
     st = await client.telegram()

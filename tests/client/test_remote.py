@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
+from helpers import wait_until
 
-from rtoc_tui.client.api import ClientError, Disconnected
+from rtoc_tui.api import ClientError, Disconnected
 from rtoc_tui.client.remote import RemoteClient
 from rtoc_tui.config.home import Home
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.server import TcpServer
+from rtoc_tui.server.tcp import TcpServer
 
 
 @pytest.fixture
@@ -40,14 +41,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-async def wait_until(cond, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not cond():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 async def test_connect_to_nothing_raises_disconnected_and_keeps_trying(logger: Logger) -> None:

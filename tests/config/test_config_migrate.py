@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from rtoc_tui.cli import app
+from rtoc_tui.cli.import_rtoc import MigrationError, import_rtoc, load_lenient_json
 from rtoc_tui.config.home import Home, load_config
-from rtoc_tui.config.migrate import MigrationError, import_rtoc, load_lenient_json
 from rtoc_tui.core.devices import discover, load_class
 from rtoc_tui.core.logger import Logger
 

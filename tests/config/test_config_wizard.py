@@ -21,16 +21,16 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from rtoc_tui.config.home import Home, load_config
-from rtoc_tui.config.schema import ConfigError
-from rtoc_tui.config.wizard import (
+from rtoc_tui.cli.wizard import (
     SerialPort,
     WizardResult,
     check_postgres,
-    is_loopback,
     parse_host,
     run_wizard,
 )
+from rtoc_tui.config.home import Home, load_config
+from rtoc_tui.config.schema import ConfigError
+from rtoc_tui.wire import is_loopback
 
 RTOC = [sys.executable, "-m", "rtoc_tui"]
 ANSI = re.compile(

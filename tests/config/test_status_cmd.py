@@ -9,24 +9,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+from helpers import wait_for
 from typer.testing import CliRunner
 
 from rtoc_tui.cli import app
 from rtoc_tui.config.home import Home
 
 RTOC = [sys.executable, "-m", "rtoc_tui"]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll condition until it holds; fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def status(home: Home, *args: str) -> subprocess.CompletedProcess[str]:

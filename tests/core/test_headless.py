@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 from rtoc_tui.config.home import Home
 
@@ -24,15 +25,6 @@ def env_for(home: Path) -> dict[str, str]:
     env["HOME"] = str(home.parent)
     env["JOURNAL_STREAM"] = "8:1234"  # as under systemd
     return env
-
-
-def wait_for_file(path: Path, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{path} did not appear")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -48,7 +40,7 @@ def test_headless_runs_generator_by_default_and_stops_cleanly(
         text=True,
     )
     try:
-        wait_for_file(home / "status.json")
+        wait_for((home / "status.json").exists, 15.0, "status.json")
         deadline = time.monotonic() + 10
         status = {}
         while time.monotonic() < deadline:
@@ -134,7 +126,7 @@ def test_drivers_list_and_test(tmp_path: Path) -> None:
 
 
 def test_core_import_loads_no_ui_toolkit() -> None:
-    code = "import sys, rtoc_tui.core.logger, rtoc_tui.core.devices, rtoc_tui.runtime, rtoc_tui.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual','plotext')))"
+    code = "import sys, rtoc_tui.core.logger, rtoc_tui.core.devices, rtoc_tui.runtime, rtoc_tui.cli.main; print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual','plotext')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "[]", out.stderr
 

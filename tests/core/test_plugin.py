@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 from rtoc_tui.core import introspect
 from rtoc_tui.core import plugin as plugin_mod
@@ -18,15 +18,6 @@ from rtoc_tui.core.plugin import LoggerPlugin, construction_context
 from rtoc_tui.core.settings import Setting, SettingsError
 
 DATA = Path(__file__).parent / "data"
-
-
-def wait_for(cond: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.005)
-    raise AssertionError("condition not met in time")
 
 
 class Counter(LoggerPlugin):
@@ -254,7 +245,9 @@ def test_unmodified_rtoc_plugins_load_and_stream_without_pyqt5(logger: Logger) -
     assert old.run is False
 
 
-def test_one_error_event_per_outage_even_if_the_reason_changes(logger: Logger, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_error_event_per_outage_even_if_the_reason_changes(
+    logger: Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(plugin_mod, "BACKOFF_MAX_S", 0.01)
 
     class Flaky(Counter):

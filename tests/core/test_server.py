@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from rtoc_tui import wire
 from rtoc_tui.client.rtoc_jsonsocket import request
-from rtoc_tui.core import protocol
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.server import TcpServer, attach_tcp
-from rtoc_tui.core.server_socket import AsyncioServer
+from rtoc_tui.server.tcp import TcpServer, attach_tcp
+from rtoc_tui.server.transport import AsyncioServer
 
 Ask = Callable[..., Awaitable[Any]]
 
@@ -308,7 +308,7 @@ async def read_frames(reader: asyncio.StreamReader, n: int, timeout: float = 10.
     out = []
     for _ in range(n):
         header = await asyncio.wait_for(reader.readuntil(b"\n"), timeout)
-        length, taglen, noncelen = protocol.parse_header(header[:-1], 1 << 30)
+        length, taglen, noncelen = wire.parse_header(header[:-1], 1 << 30)
         body = await asyncio.wait_for(reader.readexactly(taglen + noncelen + length), timeout)
         out.append(json.loads(body))
     return out
@@ -323,7 +323,7 @@ async def test_pipelined_requests_are_answered_in_order(server: TcpServer) -> No
         {"getPluginList": True},
         {"getSignalList": True},
     ]
-    writer.write(b"".join(protocol.pack(json.dumps(f).encode()) for f in frames * 3))
+    writer.write(b"".join(wire.pack(json.dumps(f).encode()) for f in frames * 3))
     replies = await read_frames(reader, 15)
     expected = ["sent", "plugin", "latest", "pluginList", "signalList"] * 3
     assert [
@@ -347,7 +347,7 @@ async def test_many_clients_at_once(server: TcpServer, logger: Logger) -> None:
 
 async def test_client_count_follows_connections(server: TcpServer, logger: Logger) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.write(protocol.pack(b'{"getSignalList": true}'))
+    writer.write(wire.pack(b'{"getSignalList": true}'))
     await read_frames(reader, 1)
     assert logger.clients == 1
     writer.close()
@@ -392,9 +392,7 @@ async def test_a_quick_request_that_waits_after_all_is_still_answered(
 
     monkeypatch.setattr(server.ops, "op_signals", slow_signals)
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.write(
-        protocol.pack(b'{"rtoc": {"op": "signals"}}') + protocol.pack(b'{"getSignalList": true}')
-    )
+    writer.write(wire.pack(b'{"rtoc": {"op": "signals"}}') + wire.pack(b'{"getSignalList": true}'))
     first, second = await read_frames(reader, 2)
     assert first["rtoc"] == {"id": None, "ok": True, "result": ["waited"]}
     assert second["signalList"] == []  # and order was kept

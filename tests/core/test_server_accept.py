@@ -1,4 +1,4 @@
-"""The accept thread (server_socket.AcceptThread): one-shot requests are answered there without
+"""The accept thread (transport.AcceptThread): one-shot requests are answered there without
 the loop; anything else moves to the loop with what was read so far, and clients see no
 difference. Which thread answered is recorded around the request handler.
 """
@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from rtoc_tui import wire
 from rtoc_tui.client.rtoc_jsonsocket import request
-from rtoc_tui.core import protocol, server_socket
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.server import TcpServer
-from rtoc_tui.core.server_socket import AcceptThread, Listener
+from rtoc_tui.server import transport
+from rtoc_tui.server.tcp import TcpServer
+from rtoc_tui.server.transport import AcceptThread, Listener
 
 ACCEPT = "rtoc-tcp-accept"
 PASSWORD = "pw"
@@ -72,13 +73,13 @@ async def until(cond: Callable[[], Any], timeout: float = 5.0) -> None:
 
 async def read_frame(reader: asyncio.StreamReader) -> Any:
     header = await asyncio.wait_for(reader.readuntil(b"\n"), 10)
-    length, taglen, noncelen = protocol.parse_header(header[:-1], 1 << 30)
+    length, taglen, noncelen = wire.parse_header(header[:-1], 1 << 30)
     body = await asyncio.wait_for(reader.readexactly(taglen + noncelen + length), 10)
     return json.loads(body[taglen + noncelen :])
 
 
 def frame(obj: Any) -> bytes:
-    return protocol.pack(json.dumps(obj).encode())
+    return wire.pack(json.dumps(obj).encode())
 
 
 async def test_one_shot_requests_never_reach_the_loop(
@@ -100,7 +101,7 @@ async def test_one_shot_requests_never_reach_the_loop(
 async def test_persistent_connection_is_answered_in_the_thread_then_on_the_loop(
     start: Any, answered_in: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(server_socket, "HOLD_S", 5.0)  # stays in the thread between requests
+    monkeypatch.setattr(transport, "HOLD_S", 5.0)  # stays in the thread between requests
     srv = await start()
     names = answered_in(srv)
     reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
@@ -117,7 +118,7 @@ async def test_persistent_connection_is_answered_in_the_thread_then_on_the_loop(
 async def test_idle_connection_moves_to_the_loop_and_keeps_its_order(
     start: Any, answered_in: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(server_socket, "HOLD_S", 0.02)
+    monkeypatch.setattr(transport, "HOLD_S", 0.02)
     srv = await start()
     names = answered_in(srv)
     loop_thread = threading.current_thread().name
@@ -136,7 +137,7 @@ async def test_idle_connection_moves_to_the_loop_and_keeps_its_order(
 async def test_half_sent_frame_is_completed_in_the_thread(
     start: Any, answered_in: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(server_socket, "HOLD_S", 5.0)
+    monkeypatch.setattr(transport, "HOLD_S", 5.0)
     srv = await start()
     names = answered_in(srv)
     data = frame({"y": [2.5], "sname": ["h"], "dname": "Half"})
@@ -155,7 +156,7 @@ async def test_half_sent_frame_is_completed_in_the_thread(
 async def test_half_sent_frame_is_finished_by_the_loop_after_the_hold_time(
     start: Any, answered_in: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(server_socket, "HOLD_S", 0.02)
+    monkeypatch.setattr(transport, "HOLD_S", 0.02)
     srv = await start()
     names = answered_in(srv)
     data = frame({"y": [2.5], "sname": ["h"], "dname": "Half"})
@@ -219,15 +220,15 @@ async def test_requests_the_thread_leaves_alone_are_answered_by_the_loop(
 async def test_errors_and_encryption_take_the_loop_path(start: Any, answered_in: Any) -> None:
     srv = await start(password=PASSWORD)
     names = answered_in(srv)
-    key = protocol.derive_key(PASSWORD)
+    key = wire.derive_key(PASSWORD)
     reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
-    writer.write(protocol.pack(b"{not json"))  # an error reply, the connection stays open
+    writer.write(wire.pack(b"{not json"))  # an error reply, the connection stays open
     assert "not JSON" in (await read_frame(reader))["errorText"]
-    writer.write(protocol.pack(b'{"getLatest": true}', key))  # encrypted: decrypted on the loop
+    writer.write(wire.pack(b'{"getLatest": true}', key))  # encrypted: decrypted on the loop
     header = await reader.readuntil(b"\n")
-    length, taglen, noncelen = protocol.parse_header(header[:-1], 1 << 20)
+    length, taglen, noncelen = wire.parse_header(header[:-1], 1 << 20)
     body = await reader.readexactly(taglen + noncelen + length)
-    plain = protocol.decrypt(body[:taglen], body[taglen : taglen + noncelen], body[-length:], key)
+    plain = wire.decrypt(body[:taglen], body[taglen : taglen + noncelen], body[-length:], key)
     assert json.loads(plain)["latest"] == {}
     assert names == [threading.current_thread().name]
     writer.close()
@@ -244,7 +245,7 @@ async def test_errors_and_encryption_take_the_loop_path(start: Any, answered_in:
 async def test_a_reply_the_socket_does_not_take_is_finished_by_the_loop(
     start: Any, answered_in: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(server_socket, "HOLD_S", 5.0)
+    monkeypatch.setattr(transport, "HOLD_S", 5.0)
     srv = await start()
     names = answered_in(srv)
     tails: list[int] = []
@@ -265,7 +266,7 @@ async def test_a_reply_the_socket_does_not_take_is_finished_by_the_loop(
 async def test_stop_closes_what_the_thread_holds(
     start: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(server_socket, "HOLD_S", 5.0)
+    monkeypatch.setattr(transport, "HOLD_S", 5.0)
     srv = await start()
     reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
     writer.write(frame({"getLatest": True}))
@@ -330,4 +331,4 @@ async def test_a_failing_accept_pauses_instead_of_spinning(
     with caplog.at_level(logging.WARNING, "rtoc.server"):
         reply = await asyncio.to_thread(request, "127.0.0.1", srv.port, {"getLatest": True})
     assert reply["error"] is False and "accept failed" in caplog.text
-    assert len(calls) == 2 and calls[1] - calls[0] >= server_socket.ACCEPT_RETRY_S * 0.9
+    assert len(calls) == 2 and calls[1] - calls[0] >= transport.ACCEPT_RETRY_S * 0.9

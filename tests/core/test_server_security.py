@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from rtoc_tui import wire
 from rtoc_tui.client.rtoc_jsonsocket import JsonSocketClient, request
-from rtoc_tui.core import protocol
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.server import ServerConfigError, TcpServer, attach_tcp
+from rtoc_tui.server.tcp import ServerConfigError, TcpServer, attach_tcp
 
 PASSWORD = "correct horse"
 Start = Callable[..., Awaitable[TcpServer]]
@@ -56,11 +56,11 @@ async def exchange(
             except asyncio.IncompleteReadError:
                 closed = True
                 break
-            length, taglen, noncelen = protocol.parse_header(header[:-1], 1 << 30)
+            length, taglen, noncelen = wire.parse_header(header[:-1], 1 << 30)
             body = await asyncio.wait_for(reader.readexactly(taglen + noncelen + length), timeout)
             if taglen:
                 assert key is not None, "an encrypted reply to a client without the key"
-                body = protocol.decrypt(
+                body = wire.decrypt(
                     body[:taglen], body[taglen : taglen + noncelen], body[taglen + noncelen :], key
                 )
             replies.append(json.loads(body))
@@ -99,7 +99,7 @@ async def test_rtoc_client_encrypts_and_gets_encrypted_replies(
     )
     assert reply["sent"] is True and logger.store.get("E.s") is not None
     replies, _ = await exchange(
-        srv.port, encrypted({"getLatest": ["E.s"]}), protocol.derive_key(PASSWORD), n=1
+        srv.port, encrypted({"getLatest": ["E.s"]}), wire.derive_key(PASSWORD), n=1
     )
     assert replies[0]["latest"]["E.s"][1] == 1.0
     # RTOC clients never encrypt to localhost: plain frames from loopback stay accepted
@@ -112,7 +112,7 @@ async def test_rtoc_client_encrypts_and_gets_encrypted_replies(
 async def test_replayed_frame_is_rejected(start: Start, caplog: pytest.LogCaptureFixture) -> None:
     srv = await start(password=PASSWORD)
     frame = encrypted({"y": [1.0], "sname": ["s"], "dname": "R"})
-    key = protocol.derive_key(PASSWORD)
+    key = wire.derive_key(PASSWORD)
     first, _ = await exchange(srv.port, frame, key, n=1)
     assert first[0]["sent"] is True
     with caplog.at_level(logging.WARNING, "rtoc.server"):
@@ -146,10 +146,10 @@ async def test_garbage_header_gets_an_error_and_is_disconnected(
 async def test_bad_payloads_get_errors_and_the_connection_stays_usable(start: Start) -> None:
     srv = await start()
     data = (
-        protocol.pack(b"{this is not json")
-        + protocol.pack(b'{"text": "\xff\xfe\xfd"}')
-        + protocol.pack(b"[]")
-        + protocol.pack(b'{"getSignalList": true}')
+        wire.pack(b"{this is not json")
+        + wire.pack(b'{"text": "\xff\xfe\xfd"}')
+        + wire.pack(b"[]")
+        + wire.pack(b'{"getSignalList": true}')
     )
     replies, _ = await exchange(srv.port, data, n=4)
     assert replies[0]["error"] is True and "not JSON" in replies[0]["errorText"]
@@ -171,7 +171,7 @@ async def test_half_sent_frame_does_not_block_others_and_times_out(
     assert time.perf_counter() - t < 0.4  # served while the other one still hangs mid-frame
     with caplog.at_level(logging.INFO, "rtoc.server"):
         header = await asyncio.wait_for(reader.readuntil(b"\n"), 5)
-        length = protocol.parse_header(header[:-1], 1 << 20)[0]
+        length = wire.parse_header(header[:-1], 1 << 20)[0]
         timeout_reply = json.loads(await reader.readexactly(length))
         assert await asyncio.wait_for(reader.read(), 5) == b""  # then closed
     assert timeout_reply["error"] is True and "timeout" in timeout_reply["errorText"]
@@ -187,7 +187,7 @@ async def test_silent_client_is_disconnected(start: Start) -> None:
 
 async def test_idle_connection_is_closed_after_idle_timeout(start: Start) -> None:
     srv = await start(read_timeout_s=5.0, idle_timeout_s=0.3)
-    replies, closed = await exchange(srv.port, protocol.pack(b'{"getSignalList": true}'))
+    replies, closed = await exchange(srv.port, wire.pack(b'{"getSignalList": true}'))
     assert closed and replies[0]["error"] is False and "idle" in replies[1]["errorText"]
 
 
@@ -205,11 +205,11 @@ async def test_too_many_clients_are_refused(start: Start) -> None:
 
 async def test_remote_plain_client_is_refused_when_a_password_is_set(start: Start) -> None:
     srv = await start(password=PASSWORD, is_local=lambda host: False)
-    replies, closed = await exchange(srv.port, protocol.pack(b'{"getLatest": true}'))
+    replies, closed = await exchange(srv.port, wire.pack(b'{"getLatest": true}'))
     assert closed and replies[0]["error"] is True
     assert replies[0]["password"] == "RTOC-Server is password protected!"
     ok, _ = await exchange(
-        srv.port, encrypted({"rtoc": {"op": "hello"}}), protocol.derive_key(PASSWORD), n=1
+        srv.port, encrypted({"rtoc": {"op": "hello"}}), wire.derive_key(PASSWORD), n=1
     )
     hello = ok[0]["rtoc"]["result"]
     assert hello["loopback"] is False and hello["encrypted"] is True and hello["privileged"] is True
@@ -230,9 +230,9 @@ async def test_insecure_remote_clients_may_not_script_or_change_config(start: St
         {"op": "run_script", "args": {"source": "1"}},
         {"op": "export", "args": {"path": "/tmp/x.csv"}},
     ):
-        replies, _ = await exchange(srv.port, protocol.pack(json.dumps({"rtoc": op}).encode()), n=1)
+        replies, _ = await exchange(srv.port, wire.pack(json.dumps({"rtoc": op}).encode()), n=1)
         assert replies[0]["rtoc"]["ok"] is False and "only allowed" in replies[0]["rtoc"]["error"]
-    replies, _ = await exchange(srv.port, protocol.pack(b'{"logger": {"export": ["x.json"]}}'), n=1)
+    replies, _ = await exchange(srv.port, wire.pack(b'{"logger": {"export": ["x.json"]}}'), n=1)
     assert replies[0]["logger"]["export"] is False
 
 
@@ -315,7 +315,7 @@ async def test_insecure_public_bind_starts_with_a_loud_warning(
 async def test_a_client_that_never_reads_does_not_stall_the_server(start: Start) -> None:
     srv = await start()
     reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
-    frame = protocol.pack(b'{"getSession": true, "pad": "' + b"x" * 100_000 + b'"}')
+    frame = wire.pack(b'{"getSession": true, "pad": "' + b"x" * 100_000 + b'"}')
     writer.write(frame * 200)  # 20 MB of replies that it never reads
     await asyncio.sleep(0)
     t = time.perf_counter()
@@ -329,7 +329,7 @@ async def test_a_client_that_never_reads_is_dropped_after_the_read_timeout(
 ) -> None:
     srv = await start(read_timeout_s=0.3)
     reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
-    frame = protocol.pack(b'{"getSession": true, "pad": "' + b"x" * 100_000 + b'"}')
+    frame = wire.pack(b'{"getSession": true, "pad": "' + b"x" * 100_000 + b'"}')
     with caplog.at_level(logging.WARNING, "rtoc.server"):
         writer.write(frame * 200)  # 20 MB of replies that it never reads
         for _ in range(1000):  # the accept thread may not have accepted it yet: wait for both

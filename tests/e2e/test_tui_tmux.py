@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 from rtoc_tui.config.home import Home
 
@@ -67,24 +68,27 @@ class Tmux:
 
     def wait_for(self, target: str, *texts: str, timeout: float = 20.0) -> str:
         """Poll the pane until every text is on it; fail with the screen after timeout."""
-        deadline = time.monotonic() + timeout
         screen = ""
-        while time.monotonic() < deadline:
+
+        def shown() -> bool:
+            nonlocal screen
             screen = self.screen(target)
-            if all(t in screen for t in texts):
-                return screen
-            time.sleep(0.1)  # polling interval of a wait with a timeout, not a bare sleep
-        raise AssertionError(f"{texts} not on screen within {timeout} s:\n{screen}")
+            return all(t in screen for t in texts)
+
+        wait_for(shown, timeout, lambda: f"{texts} on screen:\n{screen}", interval=0.1)
+        return screen
 
     def wait_gone(self, target: str, text: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
+        """Poll the pane until text is gone from it; fail with the screen after timeout."""
         screen = ""
-        while time.monotonic() < deadline:
+
+        def gone() -> bool:
+            nonlocal screen
             screen = self.screen(target)
-            if text not in screen:
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} still on screen after {timeout} s:\n{screen}")
+            return text not in screen
+
+        wait_for(gone, timeout, lambda: f"{text!r} to leave the screen:\n{screen}", interval=0.1)
+        return screen
 
     def kill(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=20)

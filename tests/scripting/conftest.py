@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import helpers
 import pytest
 
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.scripting import Automation, attach_automation
+from rtoc_tui.scripting import Automation, attach_automation
 
 ACTIVATED = {"global": {"globalEventsActivated": True, "globalActionsActivated": True}}
-
-
-def _wait_for(cond: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        time.sleep(0.002)
 
 
 @pytest.fixture
 def wait_for() -> Callable[..., Any]:
     """wait_for(cond, timeout=5.0, what=...): poll until cond() is truthy (no bare sleeps)."""
-    return _wait_for
+    return helpers.wait_for
 
 
 @pytest.fixture
@@ -63,7 +52,7 @@ def finish() -> Callable[[Automation, str], Any]:
     """finish(auto, run_id): wait until the run is no longer running; returns its output."""
 
     def _finish(auto: Automation, run_id: str, timeout: float = 5.0) -> Any:
-        _wait_for(
+        helpers.wait_for(
             lambda: auto.output(run_id).state != "running", timeout, f"script {run_id} to end"
         )
         return auto.output(run_id)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from rtoc_tui.core.scripting import ScriptingError
-from rtoc_tui.core.scripting import engine as engine_mod
+from rtoc_tui.scripting import ScriptingError
+from rtoc_tui.scripting import engine as engine_mod
 
 Make = Callable[..., Any]
 

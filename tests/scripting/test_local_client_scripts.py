@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from rtoc_tui.client.api import ClientError, ScriptInfo, ScriptOutput
+from rtoc_tui.api import ClientError, ScriptInfo, ScriptOutput
 from rtoc_tui.client.local import LocalClient
-from rtoc_tui.core.scripting import Automation, attach_automation
+from rtoc_tui.scripting import Automation, attach_automation
 
 
 async def poll(fn: Any, timeout: float = 5.0) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rtoc_tui.core.scripting import ScriptingError
+from rtoc_tui.scripting import ScriptingError
 
 Make = Callable[..., Any]
 

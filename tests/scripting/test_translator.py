@@ -6,8 +6,8 @@ import ast
 
 import pytest
 
-from rtoc_tui.core.scripting import translator as tr
-from rtoc_tui.core.scripting.translator import TranslationError, translate
+from rtoc_tui.scripting import translator as tr
+from rtoc_tui.scripting.translator import TranslationError, translate
 
 KNOWN = frozenset(
     {"print", "np", "math", "rtoc", "stream", "plot", "event", "signal", "device", "sleep"}

@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import subprocess
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from rtoc_tui.config.home import Home
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.storage import StorageService, attach_storage
+from rtoc_tui.storage import StorageService, attach_storage
 
 REPO = Path(__file__).resolve().parents[2]
 PG_SCRIPT = REPO / ".ci" / "postgres.sh"
@@ -94,17 +93,6 @@ def private_pg(tmp_path: Path) -> Iterator[PgServer]:
         yield server
     finally:
         server.script("stop")
-
-
-async def wait_until(
-    pred: Callable[[], bool], timeout: float = 30.0, what: str = "condition"
-) -> None:
-    """Poll pred until it is true (fails the test after timeout)."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def flush(svc: StorageService) -> bool:

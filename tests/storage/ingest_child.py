@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rtoc_tui.config.home import Home
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.storage import attach_storage
+from rtoc_tui.storage import attach_storage
 
 
 async def main(root: str, n_signals: int) -> None:

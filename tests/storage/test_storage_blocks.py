@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rtoc_tui.core.decimate import decimate_minmax
-from rtoc_tui.core.storage import SignalWrite, SqliteEngine, WriteBatch
-from rtoc_tui.core.storage import blocks as B
+from rtoc_tui.decimate import decimate_minmax
+from rtoc_tui.storage import SignalWrite, SqliteEngine, WriteBatch
+from rtoc_tui.storage import blocks as B
 
 
 def test_encode_roundtrip_and_summary() -> None:

@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from helpers import wait_until
 
 from rtoc_tui.config.home import Home
-from rtoc_tui.core.storage import SqliteEngine
+from rtoc_tui.storage import SqliteEngine
 
-from .conftest import StartFn, wait_until, write_cfg
+from .conftest import StartFn, write_cfg
 
 CHILD = Path(__file__).with_name("ingest_child.py")
 INTERVAL_S = 0.25

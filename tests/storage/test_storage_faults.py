@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import wait_until
 
 from rtoc_tui.config.home import Home
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.storage import StorageService
+from rtoc_tui.storage import StorageService
 
-from .conftest import StartFn, wait_until
+from .conftest import StartFn
 
 
 def errors(lg: Logger) -> list[str]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import psycopg
+from helpers import wait_until
 
 from rtoc_tui.config.home import Home
 from rtoc_tui.core.logger import Logger
 
-from .conftest import PgServer, StartFn, flush, stop, wait_until
+from .conftest import PgServer, StartFn, flush, stop
 
 
 def errors(lg: Logger) -> list[str]:

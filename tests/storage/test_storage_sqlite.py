@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+from helpers import wait_until
 
 from rtoc_tui.client.local import LocalClient
 from rtoc_tui.config.home import Home
 from rtoc_tui.core.logger import Logger
-from rtoc_tui.core.storage import SqliteEngine, attach_storage
+from rtoc_tui.storage import SqliteEngine, attach_storage
 
-from .conftest import StartFn, flush, stop, wait_until
+from .conftest import StartFn, flush, stop
 
 
 async def test_backup_inactive_attaches_nothing(make_logger) -> None:

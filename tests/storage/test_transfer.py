@@ -10,9 +10,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from rtoc_tui.cli_data import register
+from rtoc_tui.cli.data import register
 from rtoc_tui.config.home import Home
-from rtoc_tui.core.storage import SqliteEngine
+from rtoc_tui.storage import SqliteEngine
 from rtoc_tui.transfer import (
     CsvImportError,
     CsvMapping,
@@ -177,7 +177,7 @@ async def test_session_save_and_load_with_scripts_and_settings(
 
 def test_cli_import_and_export(tmp_path: Path) -> None:
     app = typer.Typer()
-    app.command("noop")(lambda: None)  # a group, as in rtoc_tui.cli
+    app.command("noop")(lambda: None)  # a group, as in rtoc_tui.cli.main
     register(app)
     runner = CliRunner()
     home = tmp_path / "h"

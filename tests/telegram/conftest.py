@@ -20,7 +20,7 @@ from fake_bot_api import TOKEN, FakeBotApi  # noqa: E402
 from rtoc_tui.client.local import LocalClient  # noqa: E402
 from rtoc_tui.config.schema import TelegramSection  # noqa: E402
 from rtoc_tui.core.logger import Logger  # noqa: E402
-from rtoc_tui.core.scripting import attach_automation  # noqa: E402
+from rtoc_tui.scripting import attach_automation  # noqa: E402
 from rtoc_tui.telegram.bot import TelegramBot  # noqa: E402
 
 

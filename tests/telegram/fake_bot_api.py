@@ -121,6 +121,7 @@ class FakeBotApi:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
+
         async def shutdown() -> None:
             await self.stop()
             others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]

@@ -16,8 +16,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from rtoc_tui.cli import app
+from rtoc_tui.cli.wizard import check_telegram, run_wizard
 from rtoc_tui.config.home import Home
-from rtoc_tui.config.wizard import check_telegram, run_wizard
 from rtoc_tui.runtime import build_logger, stop_logger, write_status_file
 
 
@@ -33,7 +33,8 @@ async def test_runtime_attaches_the_bot_and_routes_plugin_messages(
 ) -> None:
     telegram_config(home, api, inlineMenu=True)
     logger = build_logger(home)
-    bot = logger.telegram  # type: ignore[attr-defined]
+    bot = logger.telegram
+    assert bot is not None
     assert logger.telegram_sink == bot.plugin_send
     await logger.start(autorun=False)
     try:
@@ -74,7 +75,8 @@ async def test_rejected_token_stops_trying(api: FakeBotApi, home: Home, caplog) 
     logger = build_logger(home)
     await logger.start(autorun=False)
     try:
-        bot = logger.telegram  # type: ignore[attr-defined]
+        bot = logger.telegram
+        assert bot is not None
         await api.wait_for(lambda: "rejected the token" in bot.last_error, what="rejection")
         assert not bot.connected and "999:wrong" not in caplog.text
     finally:

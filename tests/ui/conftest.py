@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import wait_until
 
-from rtoc_tui.client.api import DeviceInfo, Status
+from rtoc_tui.api import DeviceInfo, Status
 from rtoc_tui.client.local import LocalClient
 from rtoc_tui.core.logger import Logger
 
@@ -116,11 +117,7 @@ async def wait_for(
     pilot: Any, predicate: Callable[[], bool], timeout: float = 5.0, what: str = ""
 ) -> None:
     """Let the app run until predicate() is true (fails after timeout seconds)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await pilot.pause(0.02)
+    await wait_until(predicate, timeout, what or str(predicate), pause=pilot.pause)
 
 
 async def settle(pilot: Any, polls: int = 1, renders: int = 1) -> None:

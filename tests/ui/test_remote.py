@@ -10,7 +10,7 @@ import pytest
 
 from rtoc_tui.client.remote import RemoteClient
 from rtoc_tui.config.home import update_config_file
-from rtoc_tui.core.server import TcpServer
+from rtoc_tui.server.tcp import TcpServer
 from rtoc_tui.ui.app import build_app
 from rtoc_tui.ui.panes.devices import DevicesPane
 from rtoc_tui.ui.panes.plot import PlotPane

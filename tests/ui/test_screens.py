@@ -8,8 +8,8 @@ import pytest
 from textual.command import CommandList
 from textual.widgets import Input, Select, Switch
 
-from rtoc_tui.client.api import ClientError
-from rtoc_tui.core.scripting import attach_automation
+from rtoc_tui.api import ClientError
+from rtoc_tui.scripting import attach_automation
 from rtoc_tui.ui.app import build_app
 from rtoc_tui.ui.panes.devices import DevicesPane
 from rtoc_tui.ui.panes.signals import SignalsPane

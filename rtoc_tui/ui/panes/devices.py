@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from ...client.api import DeviceInfo
+from ...api import DeviceInfo
 from ..format import fmt_value
 from ..state import LoggerState
 from ..work import client_call, rtoc_app

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Input
 
-from ...client.api import EventInfo
+from ...api import EventInfo
 from ..format import PRIORITY_LETTERS, PRIORITY_NAMES, fmt_clock
 from ..state import PRIORITY_COLORS, LoggerState, rich_color
 from .base import Pane

@@ -24,8 +24,9 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.timer import Timer
 
-from ...client.api import ClientError, Disconnected, EventInfo, SignalInfo, SignalWindow
+from ...api import ClientError, Disconnected, EventInfo, SignalInfo, SignalWindow
 from ...config.schema import TuiSection
+from ...decimate import grid_points
 from ..format import fmt_clock, fmt_rel, fmt_span, fmt_value, time_ticks
 from ..state import PRIORITY_COLORS, LoggerState, color_of, rich_color
 from ..widgets.plot import FrameJob, PlotextPlot, PlotSpec, Trace, VLine, load_plotext, run_jobs
@@ -69,15 +70,10 @@ def _compact(x: np.ndarray, y: np.ndarray, bucket: float) -> tuple[np.ndarray, n
     n = int(np.searchsorted(b, b[-1], side="left"))  # points before the newest bucket
     if n < 3:
         return x, y
-    bh = b[:n]
-    starts = np.flatnonzero(np.r_[True, bh[1:] != bh[:-1]])
-    if 2 * len(starts) >= n:
+    if 2 * int(np.count_nonzero(b[1:n] != b[: n - 1]) + 1) >= n:
         return x, y  # already at most two points per bucket
-    # Per bucket, the indices of its min and max: sort by (bucket, y), take first and last.
-    order = np.lexsort((y[:n], bh))
-    ends = np.r_[starts[1:], n] - 1
-    keep = np.unique(np.concatenate((order[starts], order[ends])))
-    return np.concatenate((x[keep], x[n:])), np.concatenate((y[keep], y[n:]))
+    _, kx, ky = grid_points(x[:n], y[:n], bucket)
+    return np.concatenate((kx, x[n:])), np.concatenate((ky, y[n:]))
 
 
 def _is_xy(info: SignalInfo) -> bool:

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widgets import Input, Tree
 from textual.widgets.tree import TreeNode
 
-from ...client.api import SignalInfo
+from ...api import SignalInfo
 from ..format import fmt_count, fmt_value
 from ..state import LoggerState, color_of, rich_color
 from ..work import client_call, rtoc_app

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, Static, TextArea
 
-from ...client.api import EventInfo
+from ...api import EventInfo
 from ..state import LoggerState
 from ..work import client_call, rtoc_app
 from .base import RtocScreen

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from ...client.api import ClientError, DeviceDetail, EventInfo, ParameterInfo
+from ...api import ClientError, DeviceDetail, EventInfo, ParameterInfo
 from ..state import LoggerState
 from ..work import base_screen_visible, client_call, describe_error, rtoc_app
 from .base import RtocScreen

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
-from ...client.api import DeviceInfo, EventInfo, SignalStats
+from ...api import DeviceInfo, EventInfo, SignalStats
 from ...config.schema import TuiSection
 from ..format import fmt_clock, fmt_span, fmt_value
 from ..panes.devices import DevicesPane

@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label, OptionList, RichLog, Tree
 from textual.widgets.option_list import Option
 
-from ...client.api import ClientError, DeviceDetail, EventInfo, ScriptInfo, ScriptOutput
+from ...api import ClientError, DeviceDetail, EventInfo, ScriptInfo, ScriptOutput
 from ..state import LoggerState
 from ..widgets.editor import PythonEditor
 from ..work import base_screen_visible, client_call, describe_error, rtoc_app

@@ -11,12 +11,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Input, Label, Select, Static, Switch
 
-from ...client.api import ConfigValue, EventInfo
+from ...api import ConfigValue, EventInfo
+from ...config.schema import SECRET_MASK, is_secret
 from ..state import LoggerState, tui_settings
 from ..work import client_call, rtoc_app
 from .base import RtocScreen
-
-SECRET_MASK = "********"
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class Field:
 
     key: str
     label: str
-    kind: str  # int | float | bool | str | secret | theme
+    kind: str  # int | float | bool | str | theme (secrets: config.schema.is_secret)
     note: str = ""
 
 
@@ -33,7 +32,7 @@ FIELDS: tuple[Field, ...] = (
     Field("global.recordLength", "Samples kept per signal", "int"),
     Field("tcp.active", "TCP server", "bool", "applies when the logger starts"),
     Field("tcp.port", "TCP port", "int", "applies when the logger starts"),
-    Field("tcp.password", "TCP password", "secret", "empty: no encryption"),
+    Field("tcp.password", "TCP password", "str", "empty: no encryption"),
     Field("postgresql.active", "Store in PostgreSQL", "bool", "else SQLite; at the next start"),
     Field("tui.plot_hz", "Plot rate (Hz)", "float"),
     Field("tui.refresh_hz", "Data refresh rate (Hz)", "float"),
@@ -85,7 +84,7 @@ class SettingsScreen(RtocScreen):
         return Input(
             id=wid,
             type=types.get(f.kind, "text"),
-            password=f.kind == "secret",
+            password=is_secret(f.key),
             classes="setting-input",
         )
 
@@ -144,7 +143,7 @@ class SettingsScreen(RtocScreen):
                 if f.kind in ("int", "float") and value <= 0:
                     errors.append(f"{f.label}: must be above 0")
                     continue
-            if f.kind == "secret" and value == SECRET_MASK:
+            if is_secret(f.key) and value == SECRET_MASK:
                 continue
             if old is None or old.value != value:
                 out[f.key] = value

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Label, Static
 
-from ...client.api import EventInfo, TelegramState
+from ...api import EventInfo, TelegramState
 from ..state import LoggerState
 from ..work import client_call, rtoc_app
 from .base import RtocScreen

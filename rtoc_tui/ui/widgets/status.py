@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from ...client.api import Status
+from ...api import Status
 from ..format import fmt_count, fmt_span
 
 

@@ -1,4 +1,5 @@
 """An RTOC 3.0 plugin file using the RTOC package import and old-style threads."""
+
 import threading
 import time
 

@@ -2,6 +2,7 @@
 
 It imports PyQt5 at module level for its optional GUI, which a terminal never builds.
 """
+
 try:
     from LoggerPlugin import LoggerPlugin
 except ImportError:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write_text
-from .home import Home, read_config_file, save_config, set_value
-from .schema import Config, ConfigError, from_json, lookup_field
+from ..config.home import Home, read_config_file, save_config, set_value
+from ..config.schema import Config, ConfigError, from_json, lookup_field
 
 DEFAULT_RTOC_HOME = Path("~/.RTOC")
 

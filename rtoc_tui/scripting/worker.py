@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ...client.api import ScriptInfo, ScriptOutput
+from ..api import ScriptInfo, ScriptOutput
 from . import translator as tr
 from .runtime import Output, Runtime, ScriptState, ScriptStopped, describe_error
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..events import Event
+from ..core.events import Event
 from . import blocks as B
 
 log = logging.getLogger("rtoc.storage")

@@ -4,7 +4,7 @@ RTOC's `_tcpListener` (RTOC/RTLogger/NetworkFunctions.py) answers a request dict
 in a fixed order, then echoes every request key it did not answer. `RequestHandler.handle`
 does the same, so an RTOC client sees the replies it expects. Where RTOC 3.0 crashes on a key
 (getEvent, getSignal 'all', dict-form events) we send the shape RTOC documents instead; see
-docs/protocol.md. Our own operations live under the key `rtoc` (server_ops.py).
+docs/protocol.md. Our own operations live under the key `rtoc` (server/ops.py).
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from . import introspect, protocol
-from .devices import DeviceError
-from .logger import Logger
-from .store import HOLD_MODES
+from .. import wire
+from ..config.schema import SECRET_MASK, is_secret_name
+from ..core import introspect
+from ..core.devices import DeviceError
+from ..core.logger import Logger
+from ..core.store import HOLD_MODES
 
 log = logging.getLogger("rtoc.server")
 
@@ -47,9 +49,7 @@ ANSWER_KEYS = frozenset(
     }
 )
 DATA_KEYS = frozenset({"y", "x", "sname", "dname", "unit", "plot", "hold"})
-SECRET_MASK = "********"
 # Device parameters with these words in their name are masked for remote clients.
-_SECRET_WORDS = ("password", "passwd", "token", "secret", "apikey", "api_key")
 _SENT = {"error": False, "sent": True}
 _SENT_HEAD = b'{"error":false,"sent":true,'
 _NUMBER = (float, int)  # exact types: bool is not a number here
@@ -91,11 +91,6 @@ def jsonable(value: Any, depth: int = 0) -> Any:
     return repr(value)[:200]
 
 
-def is_secret_name(name: str) -> bool:
-    low = name.lower()
-    return any(w in low for w in _SECRET_WORDS)
-
-
 def _float_array(v: Any, what: str) -> np.ndarray:
     try:
         return np.asarray(v, dtype=float).reshape(-1)
@@ -120,7 +115,7 @@ def splice_reply(ans: dict[str, Any], msg: dict[str, Any], raw: bytes | None) ->
 
     When no request key collides with an answer key, the request's own JSON text is appended
     instead of encoding its values again (a 10,000-sample request echoes 400 kB)."""
-    head = protocol.dumps(ans)
+    head = wire.dumps(ans)
     if raw is not None and not (msg.keys() & ans.keys()):
         body = raw.lstrip()
         if body[:1] == b"{":
@@ -129,12 +124,12 @@ def splice_reply(ans: dict[str, Any], msg: dict[str, Any], raw: bytes | None) ->
     for key, value in msg.items():
         if key not in merged:
             merged[key] = value
-    return protocol.dumps(merged)
+    return wire.dumps(merged)
 
 
 def error_reply(text: str, **extra: Any) -> bytes:
     """{'error': True, 'errorText': ...}: what RTOC sends when a request fails."""
-    return protocol.dumps({"error": True, "errorText": text, **extra})
+    return wire.dumps({"error": True, "errorText": text, **extra})
 
 
 class RequestHandler:
@@ -142,7 +137,7 @@ class RequestHandler:
 
     def __init__(self, logger: Logger, ops: Any) -> None:
         self.logger = logger
-        self.ops = ops  # server_ops.ExtensionOps: the `rtoc` key
+        self.ops = ops  # ops.ExtensionOps: the `rtoc` key
 
     # -- entry point --------------------------------------------------------------------------
     def handle(
@@ -195,7 +190,7 @@ class RequestHandler:
 
     def _encode(self, ans: dict[str, Any], msg: dict[str, Any], raw: bytes | None) -> bytes:
         if ans.get("error") is True:
-            return protocol.dumps(ans)
+            return wire.dumps(ans)
         return splice_reply(ans, msg, raw)
 
     def needs_wait(self, msg: dict[str, Any]) -> bool:
@@ -219,7 +214,7 @@ class RequestHandler:
 
     @property
     def storage(self) -> Any:
-        return getattr(self.logger, "storage", None)
+        return self.logger.storage
 
     async def answer(self, msg: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         """RTOC's answer dict for one request, key by key in RTOC's order."""

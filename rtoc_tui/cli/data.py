@@ -11,37 +11,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from .config.home import Home, load_config, resolve_home
-from .config.schema import ConfigError
-from .core.storage import StorageError, make_engine
-from .transfer import (
-    CsvImportError,
-    CsvMapping,
-    EngineSource,
-    ExportError,
-    RichProgress,
-    SessionError,
-    export,
-    import_into_engine,
-    read_file,
-)
-from .transfer.csv_import import parse_signal_spec, parse_x_spec
-from .transfer.session import apply_session_settings, write_scripts
+from ..config.home import Home, load_config, resolve_home
+from ..config.schema import ConfigError
+from .common import HomeOpt, console, err_console, fail
 
-console = Console()
-err_console = Console(stderr=True)
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", help="User folder (default: $RTOC_HOME or ~/.rtoc)", show_default=False),
-]
-
-
-def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]rtoc:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
+# The storage and transfer layers (and through them the kernel) are imported inside the
+# commands: registering these commands must not load them for `rtoc attach`.
 
 
 def parse_time(text: str | None) -> float | None:
@@ -59,17 +35,19 @@ def parse_time(text: str | None) -> float | None:
 
 
 def _open(home: Path | None) -> tuple[Home, object]:
+    from ..storage import StorageError, make_engine
+
     h = Home(resolve_home(home))
     try:
         h.ensure()
         cfg = load_config(h.config_file).config
     except (ConfigError, OSError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     engine = make_engine(h, cfg)
     try:
         engine.open()
     except StorageError as exc:
-        raise _fail(f"cannot open the store: {exc}") from exc
+        raise fail(f"cannot open the store: {exc}") from exc
     return h, engine
 
 
@@ -94,13 +72,16 @@ def export_cmd(
 
     Example: rtoc export run1.csv -s Generator.Square --from "2026-11-21 10:00" --to "2026-11-21 11:00"
     """
+    from ..storage import StorageError
+    from ..transfer import EngineSource, ExportError, RichProgress, export
+
     xmin, xmax = parse_time(start), parse_time(end)
     _h, engine = _open(home)
     try:
         with RichProgress(err_console) as progress:
             out = export(EngineSource(engine), output, signal or None, xmin, xmax, fmt, progress)  # type: ignore[arg-type]
     except (ExportError, StorageError, OSError) as exc:
-        raise _fail(f"export failed: {exc}") from exc
+        raise fail(f"export failed: {exc}") from exc
     finally:
         engine.close()  # type: ignore[attr-defined]
     console.print(f"wrote {out}")
@@ -140,6 +121,18 @@ def import_cmd(
     Examples: rtoc import old_rtoc_session.json
               rtoc import data.csv --x time --signal "temp=Lab.Temp:°C"
     """
+    from ..storage import StorageError
+    from ..transfer import (
+        CsvImportError,
+        CsvMapping,
+        RichProgress,
+        SessionError,
+        import_into_engine,
+        read_file,
+    )
+    from ..transfer.csv_import import parse_signal_spec, parse_x_spec
+    from ..transfer.session import apply_session_settings, write_scripts
+
     try:
         mapping = CsvMapping(
             x=parse_x_spec(x),
@@ -148,7 +141,7 @@ def import_cmd(
             delimiter=delimiter,
         )
     except CsvImportError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     h, engine = _open(home)
     try:
         with RichProgress(err_console) as progress:
@@ -158,7 +151,7 @@ def import_cmd(
         if apply_settings and data.settings:
             apply_session_settings(h, data.settings)
     except (CsvImportError, SessionError, StorageError, ConfigError, OSError, ValueError) as exc:
-        raise _fail(f"import failed: {exc}") from exc
+        raise fail(f"import failed: {exc}") from exc
     finally:
         engine.close()  # type: ignore[attr-defined]
     console.print(

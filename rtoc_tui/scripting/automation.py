@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...atomic import atomic_write_text
+from ..atomic import atomic_write_text
 from . import translator as tr
 
 log = logging.getLogger("rtoc.automation")

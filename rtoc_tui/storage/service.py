@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..events import Event
+from ..core.events import Event
 from . import blocks as B
 from .base import SignalWrite, StorageEngine, StorageError, StoredSignal, WriteBatch, split_name
 
 if TYPE_CHECKING:
-    from ..logger import Logger
+    from ..core.logger import Logger
 
 log = logging.getLogger("rtoc.storage")
 

@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...atomic import atomic_write_text
-from ...client.api import ScriptInfo, ScriptOutput
-from ..buffer import SignalBuffer
-from ..events import Event
+from ..api import ScriptInfo, ScriptOutput
+from ..atomic import atomic_write_text
+from ..core.buffer import SignalBuffer
+from ..core.events import Event
 from . import translator as tr
 from .automation import (
     CompiledAction,
@@ -41,7 +41,7 @@ from .runtime import Runtime, ScriptState, ScriptStopped, call_quietly, describe
 from .worker import MAX_RATE_HZ, MODES, ScriptRun
 
 if TYPE_CHECKING:
-    from ..logger import Logger
+    from ..core.logger import Logger
 
 log = logging.getLogger("rtoc.automation")
 

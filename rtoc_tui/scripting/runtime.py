@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import introspect, scriptlib
-from ..buffer import SignalBuffer
-from ..plugin import LoggerPlugin, construction_context
+from ..core import introspect, scriptlib
+from ..core.buffer import SignalBuffer
+from ..core.plugin import LoggerPlugin, construction_context
 from . import translator as tr
 
 if TYPE_CHECKING:
-    from ..logger import Logger
+    from ..core.logger import Logger
 
 log = logging.getLogger("rtoc.script")
 

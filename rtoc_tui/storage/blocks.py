@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..decimate import decimate_minmax
+from ..decimate import bucket_entries, decimate_minmax
 
 F8 = np.dtype("<f8")
 SUMMARY_CHUNK = 128  # samples per summary entry: 0.25 bytes/sample on disk
@@ -153,32 +153,6 @@ def clip(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray
     a = int(np.searchsorted(xs, lo, side="left"))
     b = int(np.searchsorted(xs, hi, side="right"))
     return xs[a:b], ys[a:b]
-
-
-def bucket_entries(
-    entries: np.ndarray, lo: float, hi: float, n_points: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Reduce [first x, last x, min, max] entries to min/max per x bucket (2 points a bucket).
-
-    Same output shape as decimate_minmax: each non-empty bucket gives (first x, min) and
-    (last x, max), so narrow peaks survive.
-    """
-    if len(entries) == 0:
-        return np.empty(0), np.empty(0)
-    n_buckets = max(1, n_points // 2)
-    width = (hi - lo) / n_buckets if hi > lo else 1.0
-    idx = np.clip(((entries[:, 0] - lo) / width).astype(np.int64), 0, n_buckets - 1)
-    order = np.argsort(idx, kind="stable")
-    idx = idx[order]
-    e = entries[order]
-    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
-    out_x = np.empty(2 * len(starts))
-    out_y = np.empty(2 * len(starts))
-    out_x[0::2] = np.minimum.reduceat(e[:, 0], starts)
-    out_x[1::2] = np.maximum.reduceat(e[:, 1], starts)
-    out_y[0::2] = np.fmin.reduceat(e[:, 2], starts)
-    out_y[1::2] = np.fmax.reduceat(e[:, 3], starts)
-    return out_x, out_y
 
 
 def reduce_range(

@@ -23,13 +23,11 @@ from typing import Any, TextIO, TypeVar
 from rich.console import Console
 from rich.markup import escape
 
-from .home import Home, read_config_file, save_config
-from .schema import Config, ConfigError, from_json, iter_fields
+from ..config.home import Home, read_config_file, save_config
+from ..config.schema import SECRET_MASK, Config, ConfigError, from_json, is_secret, iter_fields
+from ..wire import is_loopback
 
 T = TypeVar("T")
-
-SECRET_KEYS = frozenset({"tcp.password", "postgresql.password", "telegram.token"})
-"""Keys whose values are never printed in full."""
 
 CLEAR = "-"
 """Answer that empties a text value (Enter keeps the current one)."""
@@ -39,8 +37,8 @@ PG_CONNECT_TIMEOUT_S = 5
 
 def mask(key: str, value: Any) -> Any:
     """The value as it may be shown: secrets become asterisks (or '(empty)')."""
-    if key in SECRET_KEYS:
-        return "********" if value else "(empty)"
+    if is_secret(key):
+        return SECRET_MASK if value else "(empty)"
     return value
 
 
@@ -258,16 +256,6 @@ def parse_host(text: str) -> str:
     raise ValueError(
         f"{text!r} is neither an IP address (like 127.0.0.1 or 0.0.0.0) nor a host name"
     )
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost: reachable from this machine only."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # -- what the wizard needs from the machine (injectable for tests) ------------------------------

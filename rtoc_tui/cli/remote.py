@@ -16,13 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from .client.rtoc_jsonsocket import JsonSocketError, request
-
-console = Console()
-err_console = Console(stderr=True)
+from ..client.rtoc_jsonsocket import JsonSocketError, request
+from .common import EXIT_FAILED, console, err_console, fail
 
 HostOpt = Annotated[str, typer.Option("--host", "-H", help="Logger host name or address")]
 PortOpt = Annotated[int, typer.Option("--port", "-p", help="Logger TCP port (tcp.port)")]
@@ -48,11 +45,6 @@ EncryptOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]rtoc:[/] {message}", highlight=False)
-    return typer.Exit(code)
-
-
 def ask(
     host: str,
     port: int,
@@ -63,24 +55,25 @@ def ask(
 ) -> dict[str, Any]:
     """One request; a clear message and exit code 1 on any failure."""
     if encrypt and not password:
-        raise _fail("--encrypt needs --password (or RTOC_PASSWORD)", 2)
+        raise fail("--encrypt needs --password (or RTOC_PASSWORD)")
     try:
         reply = request(host, port, data, password=password, timeout=timeout, encrypt=encrypt)
     except ConnectionRefusedError:
-        raise _fail(
-            f"connection to {host}:{port} refused (is the logger running with tcp.active true?)"
+        raise fail(
+            f"connection to {host}:{port} refused (is the logger running with tcp.active true?)",
+            EXIT_FAILED,
         ) from None
     except TimeoutError:
-        raise _fail(f"no answer from {host}:{port} within {timeout:g} s") from None
+        raise fail(f"no answer from {host}:{port} within {timeout:g} s", EXIT_FAILED) from None
     except (OSError, JsonSocketError, ValueError) as exc:
-        raise _fail(f"{host}:{port}: {exc}") from None
+        raise fail(f"{host}:{port}: {exc}", EXIT_FAILED) from None
     if not isinstance(reply, dict):
-        raise _fail(f"{host}:{port} sent an unexpected reply: {reply!r}")
+        raise fail(f"{host}:{port} sent an unexpected reply: {reply!r}", EXIT_FAILED)
     if reply.get("error"):
         text = reply.get("errorText") or reply.get("password") or "the logger reported an error"
         if "password" in str(text) and not password:
             text = f"{text} (give --password or set RTOC_PASSWORD)"
-        raise _fail(str(text))
+        raise fail(str(text), EXIT_FAILED)
     return reply
 
 
@@ -94,7 +87,7 @@ def _number(text: str, what: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise _fail(f"{what}: {text!r} is not a number", 2) from None
+        raise fail(f"{what}: {text!r} is not a number") from None
 
 
 def send_cmd(
@@ -119,7 +112,7 @@ def send_cmd(
     for item in values:
         name, eq, rest = item.partition("=")
         if not eq or not name:
-            raise _fail(f"{item!r}: expected SIGNAL=VALUE or SIGNAL=VALUE:UNIT", 2)
+            raise fail(f"{item!r}: expected SIGNAL=VALUE or SIGNAL=VALUE:UNIT")
         value, _, unit = rest.partition(":")
         names.append(name)
         ys.append(_number(value, name))
@@ -232,7 +225,7 @@ def fetch_cmd(
     """
     dname, dot, sname = signal.partition(".")
     if not dot or not dname or not sname:
-        raise _fail(f"{signal!r}: expected Device.Signal", 2)
+        raise fail(f"{signal!r}: expected Device.Signal")
     if last is not None:
         xmin = time.time() - last
     req: dict[str, Any] = {"dname": dname, "sname": sname, "database": not memory}
@@ -241,7 +234,7 @@ def fetch_cmd(
             req[key] = value
     signals = ask(host, port, password, {"getSignal": req}, timeout, encrypt).get("signals") or {}
     if signal not in signals:
-        raise _fail(f"the logger has no signal {signal!r}")
+        raise fail(f"the logger has no signal {signal!r}", EXIT_FAILED)
     xs, ys, unit = signals[signal]
     if output is not None and output.suffix.lower() == ".json":
         output.write_text(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 import math
 from collections import deque
@@ -298,3 +299,20 @@ class ReplayGuard:
 
     def __len__(self) -> int:
         return len(self._order)
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1, ::ffff:127.x and the name localhost."""
+    if host.lower() == "localhost" or host == "::1":
+        return True
+    if host.startswith("127."):  # the common case, without ipaddress's cost per connection
+        parts = host.split(".")
+        if len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts):
+            return True
+    try:
+        addr = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return addr.is_loopback

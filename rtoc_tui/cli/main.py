@@ -7,20 +7,21 @@ scripting commands never load Textual.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import sys
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from .config.home import Home, resolve_home
-from .config.schema import ConfigError
-from .core.settings import SettingsError
+from ..config.home import Home
+from ..config.schema import ConfigError
+from . import config as config_commands
+from . import data as data_commands
+from . import remote as remote_commands
+from . import telegram as telegram_commands
+from .common import HomeOpt, console, fail, open_home
 
 app = typer.Typer(
     name="rtoc",
@@ -33,28 +34,6 @@ drivers_app = typer.Typer(
     help="List drivers and take test readings.\n\nExample: rtoc drivers test Generator"
 )
 app.add_typer(drivers_app, name="drivers")
-
-console = Console()
-err_console = Console(stderr=True)
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", help="User folder (default: $RTOC_HOME or ~/.rtoc)", show_default=False),
-]
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]rtoc:[/] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-def open_home(home: Path | None) -> Home:
-    h = Home(resolve_home(home))
-    try:
-        h.ensure()
-    except OSError as exc:
-        raise fail(f"cannot create the user folder {h.root}: {exc}") from exc
-    return h
 
 
 @app.callback(invoke_without_command=True)
@@ -92,7 +71,8 @@ def run(
 
       rtoc run --headless        # a daemon, e.g. under systemd on a Raspberry Pi
     """
-    from . import runtime
+    from .. import runtime
+    from ..core.settings import SettingsError
 
     overrides: dict[str, Any] = {}
     if tcp is not None:
@@ -146,8 +126,8 @@ def attach(
         port = int(port_text) if port_text else 5050
     except ValueError:
         raise fail(f"bad port in {target!r}") from None
-    from .client.remote import RemoteClient
-    from .ui.app import run_tui
+    from ..client.remote import RemoteClient
+    from ..ui.app import run_tui
 
     client = RemoteClient(host, port, password or None)
     asyncio.run(run_tui(client, None))
@@ -159,7 +139,7 @@ def drivers_list(home: HomeOpt = None) -> None:
 
     Example: rtoc drivers list
     """
-    from .core.devices import DeviceError, discover, load_class
+    from ..core.devices import DeviceError, discover, load_class
 
     h = open_home(home)
     table = Table("driver", "source", "description", "settings")
@@ -187,9 +167,10 @@ def drivers_test(
 
     Example: rtoc drivers test DPS5020
     """
-    from . import runtime
-    from .core.devices import DeviceError
-    from .core.logger import Logger
+    from .. import runtime
+    from ..core.devices import DeviceError
+    from ..core.logger import Logger
+    from ..core.settings import SettingsError
 
     # The failure reason is printed below; the driver's log (with tracebacks) only on request.
     runtime.setup_logging(logging.DEBUG if verbose else logging.CRITICAL + 1)
@@ -237,28 +218,11 @@ def drivers_test(
         logger.devices.stop_all()
 
 
-# Command groups contributed by other parts of the package: (module, attribute).
-# Each module exposes register(app) that adds its commands.
-_COMMAND_MODULES = (
-    "rtoc_tui.cli_remote",
-    "rtoc_tui.cli_data",
-    "rtoc_tui.config.cli_config",
-    "rtoc_tui.telegram.manage",  # `rtoc config telegram`: after the config group exists
-)
-
-
-def _register_optional_commands() -> None:
-    for module_name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(app)
-
-
-_register_optional_commands()
+# The command groups of the other cli modules; each adds its commands to the app. They import
+# the logger's layers inside their commands, so `rtoc attach` loads neither kernel nor server.
+# telegram_commands adds `rtoc config telegram` to the group config_commands creates.
+for _commands in (remote_commands, data_commands, config_commands, telegram_commands):
+    _commands.register(app)
 
 
 def main() -> None:

@@ -263,7 +263,7 @@ class LoggerClient(Protocol):
     ) -> None: ...
     async def clear_events(self) -> None: ...
 
-    # scripts and automation (rtoc_tui.core.scripting)
+    # scripts and automation (rtoc_tui.scripting)
     async def run_script(
         self,
         source: str,
@@ -291,7 +291,7 @@ class LoggerClient(Protocol):
     async def config(self) -> list[ConfigValue]: ...
     async def set_config(self, updates: dict[str, Any]) -> list[ConfigValue]: ...
 
-    # storage (rtoc_tui.core.storage)
+    # storage (rtoc_tui.storage)
     async def query(
         self, name: str, xmin: float | None, xmax: float | None, max_n: int
     ) -> SignalWindow: ...

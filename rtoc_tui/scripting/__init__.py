@@ -13,7 +13,7 @@ from .runtime import ScriptStopped, SignalRef
 from .translator import Translation, TranslationError, translate
 
 if TYPE_CHECKING:
-    from ..logger import Logger
+    from ..core.logger import Logger
 
 __all__ = [
     "Automation",
@@ -30,10 +30,9 @@ __all__ = [
 
 def attach_automation(logger: Logger) -> Automation:
     """Create the automation service for `logger` (once), as `logger.automation`."""
-    existing = getattr(logger, "automation", None)
-    if isinstance(existing, Automation):
-        return existing
+    if logger.automation is not None:
+        return logger.automation
     automation = Automation(logger)
-    logger.automation = automation  # type: ignore[attr-defined]
+    logger.automation = automation
     logger.add_service(automation.service)
     return automation

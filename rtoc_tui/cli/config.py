@@ -1,6 +1,6 @@
 """The `rtoc config` command group (wizard, show, get, set, import-rtoc) and `rtoc status`.
 
-`rtoc_tui.cli` calls `register(app)`. Exit codes: 0 success, 1 the thing asked about is not
+`rtoc_tui.cli.main` calls `register(app)`. Exit codes: 0 success, 1 the thing asked about is not
 there (no logger running, migration failed), 2 bad input (unknown key, invalid value, broken
 config.json), 130 interrupted.
 """
@@ -14,24 +14,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .home import Home, load_config, read_config_file, resolve_home, save_config
-from .schema import Config, ConfigError, field_doc, from_json, iter_fields, lookup_field
-from .wizard import is_loopback, mask, show_value
+from ..config.home import Home, load_config, read_config_file, resolve_home, save_config
+from ..config.schema import Config, ConfigError, field_doc, from_json, iter_fields, lookup_field
+from ..wire import is_loopback
+from .common import HomeOpt, console, err_console, fail
+from .wizard import mask, show_value
 
 STATUS_STALE_S = 10.0
 """status.json older than this means the logger is hung or gone (it is rewritten every 2 s)."""
-
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", help="User folder (default: $RTOC_HOME or ~/.rtoc)", show_default=False),
-]
 
 
 def complete_key(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -53,11 +46,6 @@ def complete_key(ctx: typer.Context, incomplete: str) -> list[str]:
     return [k for k in keys if k.startswith(incomplete)]
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]rtoc:[/] {escape(message)}")
-    return typer.Exit(code)
-
-
 def _home(ctx: typer.Context | None, home: Path | None) -> Home:
     """--home given to the subcommand, else to `rtoc config`, else $RTOC_HOME or ~/.rtoc."""
     if home is None and ctx is not None and isinstance(ctx.obj, dict):
@@ -69,7 +57,7 @@ def _ensure(h: Home) -> None:
     try:
         h.ensure()
     except OSError as exc:
-        raise _fail(f"cannot create the user folder {h.root}: {exc}") from exc
+        raise fail(f"cannot create the user folder {h.root}: {exc}") from exc
 
 
 # -- rtoc config (the wizard) -------------------------------------------------------------------
@@ -97,7 +85,7 @@ def config_main(ctx: typer.Context, home: HomeOpt = None) -> None:
     try:
         run_wizard(h, console)
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     except KeyboardInterrupt:
         console.print("\nInterrupted; nothing was written.")
         raise typer.Exit(130) from None
@@ -125,7 +113,7 @@ def config_show(
     try:
         loaded = load_config(h.config_file)
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     rows: list[tuple[str, Any, str, str]] = []
     for key, value, f, _tp in iter_fields(loaded.config):
         source = loaded.provenance.get(key, "default")
@@ -187,7 +175,7 @@ def config_get(
         loaded = load_config(h.config_file)
         value = _get(loaded.config, key)
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     # Text goes out unformatted so `$(rtoc config get ...)` gets exactly the value.
     typer.echo(show_value(value))
 
@@ -204,7 +192,7 @@ def _get(cfg: Config, key: str) -> Any:
             value = value[part]
         return value
     if len(parts) == 1:
-        from .schema import to_json
+        from ..config.schema import to_json
 
         section = lookup_section(key)
         return to_json(cfg.section(section))
@@ -250,20 +238,20 @@ def config_set(
         data = read_config_file(h.config_file)
         cfg = from_json(Config, data)
     except ConfigError as exc:
-        raise _fail(
+        raise fail(
             f"{h.config_file}: {exc}" if str(h.config_file) not in str(exc) else str(exc)
         ) from exc
     try:
         if key.split(".")[0] == "devices":
             old, new = _set_device(h, cfg, key, value)
         else:
-            from .home import set_value
+            from ..config.home import set_value
 
             old = _get(cfg, key)
             new = set_value(cfg, key, value)
         save_config(h.config_file, cfg)
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     console.print(
         f"{escape(key)}: {escape(show_value(mask(key, old)))} -> {escape(show_value(mask(key, new)))}"
         f"  [dim](wrote {escape(str(h.config_file))})[/]"
@@ -364,16 +352,16 @@ def config_import_rtoc(
 
       rtoc config import-rtoc /mnt/old-pi/home/pi/.RTOC --dry-run
     """
-    from .migrate import DEFAULT_RTOC_HOME, MigrationError, import_rtoc
+    from .import_rtoc import DEFAULT_RTOC_HOME, MigrationError, import_rtoc
 
     h = _home(ctx, home)
     source = (path or DEFAULT_RTOC_HOME).expanduser()
     try:
         report = import_rtoc(source, h, overwrite=overwrite, dry_run=dry_run)
     except MigrationError as exc:
-        raise _fail(str(exc), 1) from exc
+        raise fail(str(exc), 1) from exc
     except ConfigError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     verb = "Would import" if dry_run else "Imported"
     console.print(f"[bold]{verb}[/] {escape(str(report.source))} -> {escape(str(h.root))}")
     if report.taken:
@@ -441,15 +429,15 @@ def status(
         console.print(f"No logger is running for {escape(str(h.root))} (no {path.name}).")
         raise typer.Exit(1) from None
     except PermissionError:
-        raise _fail(
+        raise fail(
             f"cannot read {path}: permission denied; run as the logger's user, "
             f"e.g. sudo -u rtoc rtoc status --home {h.root}",
             1,
         ) from None
     except (OSError, ValueError) as exc:
-        raise _fail(f"cannot read {path}: {exc}", 1) from exc
+        raise fail(f"cannot read {path}: {exc}", 1) from exc
     if not isinstance(data, dict):
-        raise _fail(f"{path}: unexpected content", 1)
+        raise fail(f"{path}: unexpected content", 1)
     pid = int(data.get("pid") or 0)
     age = time.time() - float(data.get("written_at") or 0)
     if not pid_alive(pid):

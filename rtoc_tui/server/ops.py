@@ -22,16 +22,15 @@ from typing import Any
 
 import numpy as np
 
+from .. import wire
+from ..api import ClientError
 from ..client import local as L
-from ..client.api import ClientError
-from ..config.schema import ConfigError
-from . import protocol
-from .logger import Logger
-from .server_handlers import SECRET_MASK, RequestContext, is_secret_name, jsonable
+from ..config.schema import SECRET_MASK, ConfigError, is_secret, is_secret_name
+from ..core.logger import Logger
+from ..decimate import grid_points
+from .rtoc_keys import RequestContext, jsonable
 
 PROTOCOL_VERSION = 1
-# Secrets beyond LocalClient's: RTOC keeps [name, password] pairs in tcp.knownHosts.
-REMOTE_SECRET_KEYS = L.SECRET_KEYS | {"tcp.knownHosts"}
 MAX_READ_SAMPLES = 2_000_000  # per signal and read_since call; the client asks again for more
 MAX_INCREMENTAL_GAP = 1_000_000  # new samples above which a bucket window is recomputed whole
 
@@ -89,7 +88,7 @@ OPS: dict[str, OpSpec] = {
     "export": OpSpec(wait=True, privileged=True),
 }
 
-# LoggerClient script operation -> method of logger.automation (rtoc_tui.core.scripting)
+# LoggerClient script operation -> method of logger.automation (rtoc_tui.scripting)
 _AUTOMATION_METHODS = {
     "run_script": "run",
     "scripts": "list",
@@ -130,52 +129,6 @@ def _number(value: Any, what: str, allow_none: bool = True) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise OpError(f"{what} must be a number")
     return float(value)
-
-
-def quantize_width(raw: float) -> float:
-    """A bucket width close to raw (at most 0.8 % larger) that stays identical while a window
-    of constant span slides, despite rounding noise in xmax - xmin."""
-    m, e = math.frexp(raw)
-    return math.ldexp(math.ceil(m * 256) / 256, e)
-
-
-def grid_points(
-    x: np.ndarray, y: np.ndarray, w: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Min/max points per bucket [k*w, (k+1)*w) of x-sorted samples: (bucket, x, y) per point.
-
-    A bucket with one or two samples keeps them as they are; a fuller one keeps its minimum
-    and its maximum at their own x, in x order. Buckets are aligned to multiples of w, so a
-    bucket's points stay valid while a window slides (what makes windows incremental)."""
-    if len(x) == 0:
-        return np.empty(0, np.int64), np.empty(0), np.empty(0)
-    k = np.floor(x / w).astype(np.int64)
-    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    ends = np.r_[starts[1:], len(x)]
-    counts = ends - starts
-    bid = np.repeat(np.arange(len(starts)), counts)
-    bmin = np.minimum.reduceat(y, starts)
-    bmax = np.maximum.reduceat(y, starts)
-    # index of the first minimum and the first maximum of each bucket
-    imin = _first_per_bucket(np.flatnonzero(y == bmin[bid]), bid, len(starts))
-    imax = _first_per_bucket(np.flatnonzero(y == bmax[bid]), bid, len(starts))
-    small = counts <= 2
-    lo = np.where(small, starts, np.minimum(imin, imax))
-    hi = np.where(small, ends - 1, np.maximum(imin, imax))
-    two = hi != lo
-    idx = np.empty(len(starts) + int(two.sum()), np.int64)
-    pos = np.arange(len(starts)) + np.r_[0, np.cumsum(two)[:-1]]
-    idx[pos] = lo
-    idx[pos[two] + 1] = hi[two]
-    return k[idx], x[idx], y[idx]
-
-
-def _first_per_bucket(hits: np.ndarray, bid: np.ndarray, n: int) -> np.ndarray:
-    out = np.empty(n, np.int64)
-    b = bid[hits]
-    first = np.r_[True, b[1:] != b[:-1]]
-    out[b[first]] = hits[first]
-    return out
 
 
 class ExtensionOps:
@@ -312,8 +265,8 @@ class ExtensionOps:
                 continue
             r = buf.read_since(cursor, limit)
             out[name] = {
-                "x": protocol.encode_array(r.x),
-                "y": protocol.encode_array(r.y),
+                "x": wire.encode_array(r.x),
+                "y": wire.encode_array(r.y),
                 "cursor": r.cursor,
                 "missed": r.missed,
                 "epoch": r.epoch,
@@ -336,7 +289,7 @@ class ExtensionOps:
             max(1, int(n_points)),
         )
         return {
-            n: {"unit": w.unit, "x": protocol.encode_array(w.x), "y": protocol.encode_array(w.y)}
+            n: {"unit": w.unit, "x": wire.encode_array(w.x), "y": wire.encode_array(w.y)}
             for n, w in wins.items()
         }
 
@@ -385,8 +338,8 @@ class ExtensionOps:
                 "o": float(first[0]) if len(first) else None,
                 "k0": k_lo,
                 "k": (pk - k_lo).tolist(),
-                "x": protocol.encode_array(np.concatenate([p[1] for p in parts])),
-                "y": protocol.encode_array(np.concatenate([p[2] for p in parts])),
+                "x": wire.encode_array(np.concatenate([p[1] for p in parts])),
+                "y": wire.encode_array(np.concatenate([p[2] for p in parts])),
             }
         return out
 
@@ -439,8 +392,8 @@ class ExtensionOps:
         if not dot or not dname or not sname:
             raise OpError("name must be 'Device.Signal'")
         try:
-            xa, ya = protocol.decode_array(x), protocol.decode_array(y)
-        except (ValueError, protocol.ProtocolError) as exc:
+            xa, ya = wire.decode_array(x), wire.decode_array(y)
+        except (ValueError, wire.ProtocolError) as exc:
             raise OpError(f"x and y must be base64 float64 arrays: {exc}") from None
         if len(xa) != len(ya):
             raise OpError(f"x and y differ in length ({len(xa)} != {len(ya)})")
@@ -473,9 +426,9 @@ class ExtensionOps:
     async def op_clear_events(self, ctx: RequestContext) -> None:
         await self.local.clear_events()
 
-    # -- scripts (rtoc_tui.core.scripting provides logger.automation) --------------------------
+    # -- scripts (rtoc_tui.scripting provides logger.automation) --------------------------
     async def _automation(self, op: str, *args: Any, **kwargs: Any) -> Any:
-        auto = getattr(self.logger, "automation", None)
+        auto = self.logger.automation
         if auto is None:
             # LocalClient's answer without scripting (an error, or an empty list), so that
             # local and remote clients behave the same
@@ -547,12 +500,9 @@ class ExtensionOps:
     # -- settings -----------------------------------------------------------------------------
     def config_values(self) -> list[dict[str, Any]]:
         out = []
-        for cv in L.config_of(self.logger):
-            value = cv.value
-            if cv.key in REMOTE_SECRET_KEYS and value:
-                value = SECRET_MASK
+        for cv in L.config_of(self.logger):  # secrets are masked there
             out.append(
-                {"key": cv.key, "value": jsonable(value), "source": cv.source, "doc": cv.doc}
+                {"key": cv.key, "value": jsonable(cv.value), "source": cv.source, "doc": cv.doc}
             )
         return out
 
@@ -573,9 +523,7 @@ class ExtensionOps:
     async def op_set_config(self, ctx: RequestContext, updates: dict[str, Any]) -> Any:
         if not isinstance(updates, dict):
             raise OpError("updates must be an object {'section.key': value}")
-        updates = {
-            k: v for k, v in updates.items() if not (k in REMOTE_SECRET_KEYS and v == SECRET_MASK)
-        }
+        updates = {k: v for k, v in updates.items() if not (is_secret(k) and v == SECRET_MASK)}
         await self.local.set_config(updates)
         return self.config_values()
 
@@ -594,8 +542,8 @@ class ExtensionOps:
         return {
             "name": win.name,
             "unit": win.unit,
-            "x": protocol.encode_array(win.x),
-            "y": protocol.encode_array(win.y),
+            "x": wire.encode_array(win.x),
+            "y": wire.encode_array(win.y),
         }
 
     async def op_export(

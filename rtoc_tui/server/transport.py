@@ -32,7 +32,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from .protocol import Frame, FrameDecoder, ProtocolError
+from ..wire import Frame, FrameDecoder, ProtocolError
 
 log = logging.getLogger("rtoc.server")
 

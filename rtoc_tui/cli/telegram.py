@@ -1,4 +1,4 @@
-"""`rtoc config telegram`: the bot's settings and state, its users, and role changes.
+"""`rtoc config telegram`: the Telegram bot's settings and state, its users, and role changes.
 
 Works on the user folder's files (telegram_clients.json, status.json), so it needs neither a
 running logger nor python-telegram-bot; a running bot re-reads telegram_clients.json on its next
@@ -8,25 +8,17 @@ update, so a role changed here applies at once.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from ..config.home import Home, load_config, resolve_home
 from ..config.schema import ConfigError
-from .users import CLIENTS_FILE, EVENT_LEVELS, ROLES, UsersError, UserStore
-
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]rtoc:[/] {escape(message)}")
-    return typer.Exit(code)
+from ..telegram.users import CLIENTS_FILE, EVENT_LEVELS, ROLES, UsersError, UserStore
+from .common import HomeOpt, console
+from .common import fail as _fail
 
 
 def bot_state(home: Home) -> dict[str, Any] | None:
@@ -41,12 +33,7 @@ def bot_state(home: Home) -> dict[str, Any] | None:
 
 def config_telegram(
     ctx: typer.Context,
-    home: Annotated[
-        Path | None,
-        typer.Option(
-            "--home", help="User folder (default: $RTOC_HOME or ~/.rtoc)", show_default=False
-        ),
-    ] = None,
+    home: HomeOpt = None,
     role: Annotated[
         list[str] | None,
         typer.Option(

@@ -1,7 +1,7 @@
 """Persistence: SQLite in the user folder by default, PostgreSQL for long-term and shared use.
 
 `attach_storage(logger)` adds the flusher service when backup.active is true and sets
-`logger.storage` (range queries over stored + unflushed data) and `logger.storage_state`.
+`logger.storage` (range queries over stored + unflushed data, and the storage state).
 See docs/storage.md for the layout and for which RTOC backup settings changed.
 """
 
@@ -12,15 +12,15 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...atomic import atomic_write_text
+from ..atomic import atomic_write_text
 from .base import SignalWrite, StorageEngine, StorageError, StoredSignal, WriteBatch
 from .service import StorageService
 from .sqlite import SqliteEngine, sqlite_path
 
 if TYPE_CHECKING:
-    from ...config.home import Home
-    from ...config.schema import Config
-    from ..logger import Logger
+    from ..config.home import Home
+    from ..config.schema import Config
+    from ..core.logger import Logger
 
 __all__ = [
     "SignalWrite",
@@ -75,7 +75,7 @@ def attach_storage(logger: Logger, engine: StorageEngine | None = None) -> Stora
     """Add the storage service to a (not yet started) logger when backup.active is true."""
     b = logger.config.backup
     if not b.active:
-        logger.storage = None  # type: ignore[attr-defined]
+        logger.storage = None
         return None
     svc = StorageService(
         logger,
@@ -87,6 +87,5 @@ def attach_storage(logger: Logger, engine: StorageEngine | None = None) -> Stora
         flush_on_close=b.autoOnClose,
     )
     logger.add_service(svc)
-    logger.storage = svc  # type: ignore[attr-defined]
-    logger.storage_state = svc.state
+    logger.storage = svc
     return svc

@@ -13,7 +13,6 @@ connection open and pipeline many requests. Security differs from RTOC on purpos
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import threading
 import time
@@ -21,13 +20,13 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from .. import wire
 from ..config.schema import ConfigError
-from . import protocol
-from .logger import Logger
-from .protocol import Frame, FrameDecoder, ProtocolError
-from .server_handlers import DATA_KEYS, RequestContext, RequestHandler, error_reply
-from .server_ops import ExtensionOps
-from .server_socket import (
+from ..core.logger import Logger
+from ..wire import Frame, FrameDecoder, ProtocolError, is_loopback
+from .ops import ExtensionOps
+from .rtoc_keys import DATA_KEYS, RequestContext, RequestHandler, error_reply
+from .transport import (
     Accepted,
     AcceptThread,
     AsyncioServer,
@@ -51,23 +50,6 @@ INLINE_KEYS = DATA_KEYS | frozenset(
 
 class ServerConfigError(ConfigError):
     """The tcp section asks for something unsafe or impossible (e.g. a public bind, no password)."""
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1, ::ffff:127.x and the name localhost."""
-    if host == "localhost" or host == "::1":
-        return True
-    if host.startswith("127."):  # the common case, without ipaddress's cost per connection
-        parts = host.split(".")
-        if len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts):
-            return True
-    try:
-        addr = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return addr.is_loopback
 
 
 def peer_text(peer: Any) -> str:
@@ -104,9 +86,9 @@ class TcpServer:
         self.read_timeout_s = cfg.readTimeout if read_timeout_s is None else read_timeout_s
         self.idle_timeout_s = cfg.idleTimeout if idle_timeout_s is None else idle_timeout_s
         self.max_clients = cfg.maxClients if max_clients is None else max_clients
-        self.key = protocol.derive_key(cfg.password if password is None else password)
+        self.key = wire.derive_key(cfg.password if password is None else password)
         self.is_local = is_local  # how a peer address counts as loopback (tests simulate remotes)
-        self.replay = protocol.ReplayGuard(replay_capacity)
+        self.replay = wire.ReplayGuard(replay_capacity)
         self.ops = ExtensionOps(logger)
         self.handler = RequestHandler(logger, self.ops)
         self.connections: set[_Connection] = set()
@@ -240,7 +222,7 @@ class TcpServer:
         if self.plain_refused(loopback):
             return None
         try:
-            msg = protocol.loads(payload)
+            msg = wire.loads(payload)
         except ProtocolError:
             return None
         if type(msg) is not dict or not msg or not msg.keys() <= INLINE_KEYS:
@@ -310,7 +292,7 @@ class _Connection(asyncio.Protocol):
                 len(self.srv.connections),
             )
             self.closing = True
-            transport.write(protocol.pack(error_reply("too many clients, try again later")))
+            transport.write(wire.pack(error_reply("too many clients, try again later")))
             transport.close()
             return
         transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
@@ -387,8 +369,8 @@ class _Connection(asyncio.Protocol):
                 self.fail("this server has no password: send plain frames", encrypted=False)
                 return
             try:
-                payload = protocol.decrypt(tag, nonce, payload, key)
-            except protocol.AuthError:
+                payload = wire.decrypt(tag, nonce, payload, key)
+            except wire.AuthError:
                 self.fail("wrong password", encrypted=False, level=logging.WARNING)
                 return
             if not self.srv.replay.check_and_add(nonce):
@@ -402,7 +384,7 @@ class _Connection(asyncio.Protocol):
             )
             return
         try:
-            msg = protocol.loads(payload)
+            msg = wire.loads(payload)
         except ProtocolError as exc:
             log.info("client %s: %s", self.peer, exc)
             self.reply(error_reply(str(exc)), enc)
@@ -456,7 +438,7 @@ class _Connection(asyncio.Protocol):
     # -- output -------------------------------------------------------------------------------
     def reply(self, payload: bytes, encrypted: bool) -> None:
         if encrypted:
-            self.out.append(protocol.pack(payload, self.srv.key))
+            self.out.append(wire.pack(payload, self.srv.key))
         else:
             self.out.append(b"%d,0,0\n%s" % (len(payload), payload))
 
@@ -531,5 +513,5 @@ def attach_tcp(logger: Logger) -> TcpServer | None:
         return None
     server = TcpServer(logger)
     logger.add_service(server)
-    logger.tcp_server = server  # type: ignore[attr-defined]
+    logger.tcp_server = server
     return server
