@@ -79,7 +79,7 @@ def make_logger(root: Path, api: FakeBotApi, n: int) -> tuple[Logger, TelegramBo
 
 async def bench_plot(n: int, repeats: int) -> None:
     api = FakeBotApi()
-    await api.start()
+    api.start_in_thread()  # like Telegram, the server does not share the logger's loop
     with tempfile.TemporaryDirectory() as tmp:
         logger, bot = make_logger(Path(tmp), api, n)
         t_end = time.time()
@@ -97,16 +97,6 @@ async def bench_plot(n: int, repeats: int) -> None:
             ada = api.user(1, "Ada")
             await start_menu(api, ada)
             names = [f"Dev.s{i}" for i in range(4)]
-            client = LocalClient(logger)
-            direct = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                series = []
-                for name in names:
-                    w = await client.query(name, t_end - DAY_S, t_end, PLOT_POINTS)
-                    series.append(Series(name, w.unit, w.x, w.y))
-                png = await asyncio.to_thread(render_plot, series, [], "bench")
-                direct.append(time.perf_counter() - t0)
             chat = bot._chats[1]
             chat.selected = names
             chat.period_s = DAY_S
@@ -123,10 +113,20 @@ async def bench_plot(n: int, repeats: int) -> None:
                 ends.append(time.perf_counter() - t0)
                 # the signals menu comes back under the photo: the next press uses it
                 await api.wait_for(lambda m=menus: len(api.menus(1)) > m, what="menu again")
+            client = LocalClient(logger)
+            direct = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                series = []
+                for name in names:
+                    w = await client.query(name, t_end - DAY_S, t_end, PLOT_POINTS)
+                    series.append(Series(name, w.unit, w.x, w.y))
+                png = await asyncio.to_thread(render_plot, series, [], "bench")
+                direct.append(time.perf_counter() - t0)
             size = len(api.sent(1, "sendPhoto")[-1].files["photo"])
         finally:
             await bot.stop()
-            await api.stop()
+            api.stop_thread()
     print(f"1. plot of 4 signals x {n:,} samples over a day (goal < 1 s)")
     print(
         f"   data (decimated to {PLOT_POINTS} points/signal) + render: "
@@ -134,7 +134,8 @@ async def bench_plot(n: int, repeats: int) -> None:
     )
     print(
         f"   button press -> photo at the Bot API server:      "
-        f"median {statistics.median(ends):.3f} s, worst {max(ends):.3f} s ({size:,} bytes)"
+        f"first {ends[0]:.3f} s, median {statistics.median(ends):.3f} s, worst {max(ends):.3f} s "
+        f"({size:,} bytes)"
     )
 
 

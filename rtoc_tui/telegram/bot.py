@@ -43,7 +43,7 @@ from ..config.schema import TelegramSection
 from . import actions as custom
 from .menus import ACTIONS, PROMPTS, Chat, ChatState, Menus
 from .notify import Notifier, Outgoing, PermanentSendError, TransientSendError
-from .plots import Mark, Series, render_plot
+from .plots import Mark, Series, render_plot, warm_up
 from .screens import Button, Prompt, Screen, Tokens, unique_labels
 from .users import CLIENTS_FILE, UsersError, UserStore, role_rank
 
@@ -167,6 +167,7 @@ class TelegramBot:
         self._event_cursor = events[-1].seq if events else 0
         self._tasks = [
             asyncio.create_task(self._connect(), name="telegram-connect"),
+            asyncio.create_task(asyncio.to_thread(warm_up), name="telegram-plot-warm-up"),
             asyncio.create_task(self.notifier.run(), name="telegram-notify"),
             asyncio.create_task(self._watch_events(), name="telegram-events"),
         ]
