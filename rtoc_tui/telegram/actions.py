@@ -31,6 +31,7 @@ RESULT_MARK = "\x1etelegram-result:"
 ACTION_TIMEOUT_S = 60.0
 POLL_S = 0.05
 _FUNC = "_telegram_action"
+SCRIPT_PREFIX = "telegram:"  # script runs of custom actions are named "telegram:LABEL"
 
 
 class ActionError(ValueError):
@@ -85,22 +86,33 @@ def label(name: str) -> str:
     return name[1:] if is_admin_only(name) else name
 
 
-def wrap(source: str) -> str:
-    """The action as a script: a function (so `return` works) whose result is printed marked.
+def wrap(source: str) -> tuple[str, int]:
+    """The action as a script, and how many lines it is shifted against the user's text.
 
-    The `def` line goes on the same line as the user's first line would break indentation, so it
-    takes one line of its own; `_fix_lineno` maps the numbers back.
+    The script becomes a function (so RTOC's top-level `return` works) whose result is printed on
+    a marker line. RTOC's actions are triple-quoted and start with a line break: the `def` takes
+    that empty first line and every line keeps its number. Otherwise the `def` needs a line of its
+    own (it cannot share the first line of a multi-line body) and the numbers shift by one, which
+    `fix_lineno` undoes in the messages.
     """
-    body = textwrap.dedent(source.expandtabs(4)).strip("\n")
-    indented = textwrap.indent(body or "pass", "    ", lambda _line: True)
-    return f"def {_FUNC}():\n{indented}\nprint({RESULT_MARK!r} + repr({_FUNC}()))\n"
+    lines = textwrap.dedent(source.expandtabs(4)).split("\n")
+    shift = 1
+    if len(lines) > 1 and not lines[0].strip():
+        lines, shift = lines[1:], 0
+    if not any(line.strip() for line in lines):
+        lines = ["pass"]
+    body = "\n".join("    " + line if line.strip() else "" for line in lines)
+    return f"def {_FUNC}():\n{body}\nprint({RESULT_MARK!r} + repr({_FUNC}()))\n", shift
 
 
 _LINE = re.compile(r"\bline (\d+)")
 
 
-def _fix_lineno(text: str) -> str:
-    return _LINE.sub(lambda m: f"line {max(1, int(m.group(1)) - 1)}", text)
+def fix_lineno(text: str, shift: int) -> str:
+    """Line numbers in an error of the wrapped script -> lines of the user's text."""
+    if not shift:
+        return text
+    return _LINE.sub(lambda m: f"line {max(1, int(m.group(1)) - shift)}", text)
 
 
 def parse_result(output_lines: list[str]) -> tuple[Any, str]:
@@ -141,7 +153,8 @@ async def run_action(
 ) -> ActionResult:
     """Run one action in the script engine and return what it returned."""
     try:
-        info = await client.run_script(wrap(source), name=f"telegram:{label(name)}"[:100])
+        script, shift = wrap(source)
+        info = await client.run_script(script, name=f"{SCRIPT_PREFIX}{label(name)}"[:100])
     except ClientError as exc:
         raise ActionError(str(exc)) from exc
     lines: list[str] = []
@@ -160,8 +173,8 @@ async def run_action(
         await asyncio.sleep(POLL_S)
     value, output = parse_result(lines)
     if state == "error":
-        raise ActionError(_fix_lineno(error or output or "the action failed"))
-    return interpret(value, _fix_lineno(output))
+        raise ActionError(fix_lineno(error or output or "the action failed", shift))
+    return interpret(value, fix_lineno(output, shift))
 
 
 def read_result_file(path: str) -> tuple[bytes, str]:

@@ -296,6 +296,7 @@ class TelegramBot:
         if tg_user is None or tg_chat is None:
             return
         chat_id = tg_chat.id
+        self.notifier.unmute(chat_id)
         if tg_chat.type != "private" or tg_user.id != chat_id:
             # a bot in a group would give every member the rights of whoever set it up
             if query is not None:
@@ -504,6 +505,8 @@ class TelegramBot:
         if not users:
             return
         for e in events:
+            if e.id == "scriptError" and e.sname.startswith(custom.SCRIPT_PREFIX):
+                continue  # the user who ran the action got the error as the reply already
             line = format_event(e)
             for u in users:
                 if e.priority >= u.eventlevel:

@@ -92,11 +92,16 @@ class Notifier:
         self._wake = asyncio.Event()
         self._retry_s = RETRY_MIN_S
         self._blocked_until = 0.0
+        # chats that answered 403 (the user blocked the bot): nothing is queued for them until
+        # they write again (`unmute`), instead of failing on every event
+        self.muted: set[int] = set()
         self.stats = NotifierStats()
 
     # -- producers (loop thread only) ---------------------------------------------------------
     def add_line(self, chat_id: int, line: str) -> None:
         """Queue one notification line (an event) for a chat."""
+        if chat_id in self.muted:
+            return
         q = self._queues.setdefault(chat_id, _ChatQueue())
         q.lines.append(line)
         while len(q.lines) > self.max_pending:
@@ -107,6 +112,8 @@ class Notifier:
 
     def add_file(self, chat_id: int, item: Outgoing) -> None:
         """Queue a photo, document or a text that must not be merged (plugin messages)."""
+        if chat_id in self.muted:
+            return
         q = self._queues.setdefault(chat_id, _ChatQueue())
         q.files.append(item)
         while len(q.files) > self.max_files:
@@ -122,6 +129,10 @@ class Notifier:
 
     def forget(self, chat_id: int) -> None:
         self._queues.pop(chat_id, None)
+
+    def unmute(self, chat_id: int) -> None:
+        """The chat wrote to the bot: it can be reached again."""
+        self.muted.discard(chat_id)
 
     # -- the sending task -----------------------------------------------------------------------
     async def run(self) -> None:
@@ -157,9 +168,12 @@ class Notifier:
                 self._outage(exc)
                 return self._blocked_until - self._clock()
             except PermanentSendError as exc:
-                log.warning("notifications to chat %s dropped: %s", chat_id, exc)
+                log.warning(
+                    "notifications to chat %s dropped until it writes again: %s", chat_id, exc
+                )
                 self.stats.lines_dropped += len(q.lines)
                 self._queues.pop(chat_id, None)
+                self.muted.add(chat_id)
                 continue
             self._delivered(q, item, n_lines)
             soonest = self.min_interval_s if soonest is None else min(soonest, self.min_interval_s)

@@ -74,6 +74,7 @@ class FakeBotApi:
         self.port = 0
         self.failures: list[tuple[int, str, dict[str, Any] | None]] = []
         self.fail_methods: set[str] | None = None  # which methods fail_next applies to (None: all)
+        self.fail_chats: set[int] | None = None  # which chats fail_next applies to (None: all)
         self.poll_timeout_cap_s = 30.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -203,7 +204,12 @@ class FakeBotApi:
             )
         method = request.match_info["method"]
         params, files = await _read_params(request)
-        if self.failures and (self.fail_methods is None or method in self.fail_methods):
+        chat = params.get("chat_id")
+        if (
+            self.failures
+            and (self.fail_methods is None or method in self.fail_methods)
+            and (self.fail_chats is None or (chat is not None and int(chat) in self.fail_chats))
+        ):
             code, description, extra = self.failures.pop(0)
             self.calls.append(Call(method + ":failed", params, files))
             body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 
@@ -63,8 +64,8 @@ async def test_custom_actions_text_picture_document(
     await press_text(api, ada, "Printer", "printed line")
     await start_menu(api, ada)
     # the error names the line of the user's text (2), not of the wrapped script
-    err = await press_text(api, ada, "Broken", "ZeroDivisionError")
-    assert "line 2" in err.text
+    err = await press_text(api, ada, "Broken", "⚠")
+    assert "line 2" in err.text and "ZeroDivisionError" in err.text
     await start_menu(api, ada)
     await press_text(api, ada, "BadKind", "use 'text', 'picture' or 'document'")
 
@@ -80,6 +81,14 @@ async def test_rtoc_python_literal_actions_file_and_broken_file(
     ada = api.user(1, "Ada")
     await start_menu(api, ada)
     await press_text(api, ada, "Hello", "hello RTOC")
+    oops = '{\n    "Oops": """\n        a = 1\n        b = a / 0\n        return "text", "x"\n    """\n}\n'
+    write_actions(started_logger, oops)
+    os.utime(started_logger.home.root / "telegramActions.json", (2, 2))
+    await start_menu(api, ada)
+    err = await press_text(api, ada, "Oops", "ZeroDivisionError")
+    assert "line 3" in err.text and err.text.startswith("⚠")  # the line in the script's text
+    await asyncio.sleep(0.3)
+    assert not any("Script.telegram" in t for t in ada.texts())  # no duplicate as a notification
     write_actions(started_logger, "{not json")
     os.utime(started_logger.home.root / "telegramActions.json", (1, 1))
     menu = await start_menu(api, ada)
@@ -98,8 +107,13 @@ async def test_action_never_execs_chat_text(
 
 
 def test_wrap_returns_and_parses() -> None:
-    src = A.wrap("if True:\n    return 'text', 'a'\nreturn 'x'")
-    assert src.splitlines()[0].startswith("def _telegram_action")
+    src, shift = A.wrap("if True:\n    return 'text', 'a'\nreturn 'x'")
+    assert src.splitlines()[0].startswith("def _telegram_action") and shift == 1
+    assert src.splitlines()[3] == "    return 'x'"
+    # RTOC's triple-quoted form: the def takes the empty first line, numbers are kept
+    src, shift = A.wrap("\n        x = 1\n        return 'text', x\n    ")
+    assert shift == 0 and src.splitlines()[1:3] == ["    x = 1", "    return 'text', x"]
+    assert A.fix_lineno("line 3: boom", 1) == "line 2: boom"
     value, out = A.parse_result(["hello", A.RESULT_MARK + repr(("text", "a"))])
     assert value == ("text", "a") and out == "hello"
     assert A.interpret(("picture", "/p.png"), "").kind == "picture"

@@ -299,3 +299,41 @@ async def test_clients_file_is_rtoc_format(started_logger: Logger, api, bot) -> 
             "menu": "menu",
         }
     }
+
+
+async def test_bot_started_while_the_api_is_away_connects_later(
+    api: FakeBotApi, make_bot, started_logger: Logger
+) -> None:
+    await api.go_away()
+    bot = await make_bot(event_poll_s=0.05, notify_interval_s=0.2)
+    started_logger.event("before connect", priority=2)
+    await asyncio.sleep(1.2)
+    assert not bot.connected and bot.last_error
+    await api.come_back()
+    await api.wait_for(lambda: bot.connected, timeout=20, what="connected after the outage")
+    ada = api.user(1, "Ada")
+    menu = await start_menu(api, ada)
+    assert "Ada (admin)" in menu.text
+
+
+async def test_user_who_blocked_the_bot_is_skipped_until_they_write(
+    api: FakeBotApi, bot: TelegramBot, started_logger: Logger
+) -> None:
+    bot.settings.default_permission = "read"
+    ada, bob = api.user(1, "Ada"), api.user(2, "Bob")
+    await start_menu(api, ada)
+    await start_menu(api, bob)
+    await api.wait_for(lambda: any("New Telegram user" in t for t in ada.texts()), what="notice")
+    api.fail_methods, api.fail_chats = {"sendMessage"}, {1}
+    api.fail_next(1, 403, "Forbidden: bot was blocked by the user")
+    started_logger.event("first", priority=2)
+    await api.wait_for(lambda: any("first" in t for t in bob.texts()), what="bob got it")
+    await api.wait_for(lambda: 1 in bot.notifier.muted, what="ada muted")
+    started_logger.event("second", priority=2)
+    await api.wait_for(lambda: any("second" in t for t in bob.texts()), what="bob got the 2nd")
+    assert not any("first" in t or "second" in t for t in ada.texts())
+    assert len(api.sent(method="sendMessage:failed")) == 1  # no attempt after the 403
+    assert not bot.notifier.stats.outage
+    await start_menu(api, ada)  # ada unblocked the bot and wrote again
+    started_logger.event("third", priority=2)
+    await api.wait_for(lambda: any("third" in t for t in ada.texts()), what="ada again")

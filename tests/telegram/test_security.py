@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -208,3 +209,16 @@ async def test_token_never_in_logs_or_replies(
 
     values = {c.key: c.value for c in await LocalClient(started_logger).config()}
     assert values["telegram.token"] == "********"
+
+
+async def test_token_not_in_sessions_or_exports(logger: Logger, tmp_path) -> None:
+    from rtoc_tui.config.home import update_config_file
+    from rtoc_tui.transfer.session import save_session
+
+    update_config_file(logger.home.config_file, {"telegram.token": TOKEN})
+    logger.config.telegram.token = TOKEN
+    logger.store.append("D", "s", [1.0, 2.0], [3.0, 4.0], "V")
+    out = tmp_path / "s.json"
+    await asyncio.to_thread(save_session, logger, out, full=True)
+    text = out.read_text()
+    assert "telegram" in text and TOKEN not in text and TOKEN.split(":")[1] not in text
