@@ -42,7 +42,7 @@ def main() -> int:
         [
             sys.executable,
             "-m",
-            "rtoc_tui.drivers.emulators.otii",
+            "rtoc_tui.drivers.otii.emulator",
             "--port",
             "0",
             "--rate",

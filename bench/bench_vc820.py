@@ -16,8 +16,8 @@ import argparse
 import time
 
 import numpy as np
-from rtoc_tui.drivers.emulators.vc820 import autorange, encode_frame
-from rtoc_tui.drivers.vc820 import FS9721Parser, decode_stream
+from rtoc_tui.drivers.vc820.driver import FS9721Parser, decode_stream
+from rtoc_tui.drivers.vc820.emulator import autorange, encode_frame
 
 
 def build_stream(n_frames: int, seed: int = 820) -> tuple[bytes, int]:

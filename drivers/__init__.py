@@ -1,16 +1,8 @@
 """Built-in drivers, installed as `rtoc_tui.drivers` (see pyproject.toml package-dir).
 
-The registry maps a driver name to "module:Class" so that listing drivers imports none of them
-and starting one imports only that one.
+One folder per driver, laid out as a third-party driver package would be: `driver.py` (the
+plugin class), `emulator.py` (a protocol-faithful emulator for tests and demos), `README.md`,
+`sample_config.json`. `emulation/` holds the emulators' shared transports (pty pair, loopback).
+They register through the `rtoc.drivers` entry-point group exactly like third-party drivers
+(pyproject.toml), so listing drivers imports none of them and starting one imports only that one.
 """
-
-BUILTIN: dict[str, str] = {
-    "Generator": "rtoc_tui.drivers.generator:Generator",
-    "System": "rtoc_tui.drivers.system:System",
-    "DPS5020": "rtoc_tui.drivers.dps5020:DPS5020",
-    "VC820": "rtoc_tui.drivers.vc820:VC820",
-    "INA219": "rtoc_tui.drivers.ina219:INA219",
-    "Otii": "rtoc_tui.drivers.otii:Otii",
-    "Heliotherm": "rtoc_tui.drivers.heliotherm:Heliotherm",
-    "OctoPrint": "rtoc_tui.drivers.octoprint:OctoPrint",
-}

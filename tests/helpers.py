@@ -72,9 +72,9 @@ def count(logger: Any, name: str) -> int:
 
 @contextmanager
 def standalone_emulator(module: str, *args: str) -> Iterator[str]:
-    """Run `python -m rtoc_tui.drivers.emulators.<module> ARGS` and yield its first output line
+    """Run `python -m rtoc_tui.drivers.<module>.emulator ARGS` and yield its first output line
     (where it listens); on exit type `quit`, which must end it with code 0. Never left running."""
-    cmd = [sys.executable, "-m", f"rtoc_tui.drivers.emulators.{module}", *args]
+    cmd = [sys.executable, "-m", f"rtoc_tui.drivers.{module}.emulator", *args]
     with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout is not None and proc.stdin is not None

@@ -13,6 +13,7 @@ import time
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..config.home import Home
@@ -21,7 +22,7 @@ from . import config as config_commands
 from . import data as data_commands
 from . import remote as remote_commands
 from . import telegram as telegram_commands
-from .common import HomeOpt, console, fail, open_home
+from .common import HomeOpt, configured_port, console, fail, open_home
 
 app = typer.Typer(
     name="rtoc",
@@ -123,7 +124,7 @@ def attach(
     if not host:
         host, port_text = target, ""
     try:
-        port = int(port_text) if port_text else 5050
+        port = int(port_text) if port_text else configured_port(None)
     except ValueError:
         raise fail(f"bad port in {target!r}") from None
     from ..client.remote import RemoteClient
@@ -144,12 +145,16 @@ def drivers_list(home: HomeOpt = None) -> None:
     h = open_home(home)
     table = Table("driver", "source", "description", "settings")
     for name, spec in sorted(discover(h.devices_dir).items()):
+        need = spec.missing_extra()
+        if need is not None:
+            table.add_row(name, spec.source, f"[yellow]needs {escape(need)}[/]", "")
+            continue
         try:
             cls = load_class(spec)
             doc = (cls.__doc__ or "").strip().splitlines()[0] if (cls.__doc__ or "").strip() else ""
             settings = ", ".join(cls.SETTINGS)
         except DeviceError as exc:
-            doc, settings = f"[red]unavailable: {exc}[/]", ""
+            doc, settings = f"[red]unavailable: {escape(str(exc))}[/]", ""
         table.add_row(name, spec.source, doc, settings)
     console.print(table)
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import re
 import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, distribution, entry_points
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,46 @@ class DeviceError(RuntimeError):
     """A driver could not be found, loaded or started."""
 
 
+DIST_NAME = "rtoc-tui"  # our distribution: its entry points are the built-in drivers
+
+
 @dataclass(frozen=True, slots=True)
 class DriverSpec:
     """Where a driver comes from (not yet imported)."""
 
     name: str
     source: str  # "builtin" | "entrypoint" | "user"
-    target: str  # "module:Class", an entry point value, or a file path
+    target: str  # "module:Class", or a file path
+    extra: str | None = None  # the extra of its distribution the driver needs ("modbus")
+    dist: str | None = None  # the distribution that registered it (entry points only)
+
+    def missing_extra(self) -> str | None:
+        """`rtoc-tui[modbus]` when a package of the driver's extra is not installed, else None."""
+        if self.extra is None or self.dist is None:
+            return None
+        missing = missing_requirements(self.dist, self.extra)
+        return f"{self.dist}[{self.extra}]" if missing else None
+
+
+def missing_requirements(dist: str, extra: str) -> list[str]:
+    """The packages that `dist[extra]` adds and that are not installed here."""
+    try:
+        requires = distribution(dist).requires or []
+    except PackageNotFoundError:
+        return []
+    missing = []
+    for req in requires:
+        name, _, marker = req.partition(";")
+        if f'extra == "{extra}"' not in marker.replace("'", '"'):
+            continue
+        project = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", name)
+        if project is None:
+            continue
+        try:
+            distribution(project.group(1))
+        except PackageNotFoundError:
+            missing.append(project.group(1))
+    return missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,15 +87,30 @@ class DeviceStatus:
 
 
 def discover(devices_dir: Path | None) -> dict[str, DriverSpec]:
-    """All available drivers by name, without importing any."""
-    from rtoc_tui.drivers import BUILTIN
+    """All available drivers by name, without importing any.
 
-    specs = {name: DriverSpec(name, "builtin", target) for name, target in BUILTIN.items()}
+    Built-in drivers come through the `rtoc.drivers` entry points of our own distribution, the
+    same way as third-party ones; a file in the user's devices/ folder wins over both.
+    """
+    specs: dict[str, DriverSpec] = {}
     try:
         for ep in entry_points(group="rtoc.drivers"):
-            specs[ep.name] = DriverSpec(ep.name, "entrypoint", ep.value)
+            dist = ep.dist.name if ep.dist is not None else None
+            builtin = dist is not None and dist.replace("_", "-").lower() == DIST_NAME
+            specs[ep.name] = DriverSpec(
+                ep.name,
+                "builtin" if builtin else "entrypoint",
+                f"{ep.module}:{ep.attr}",
+                extra=ep.extras[0] if ep.extras else None,
+                dist=DIST_NAME if builtin else dist,
+            )
     except Exception:  # a broken distribution must not hide the others
         log.exception("reading the rtoc.drivers entry points failed")
+    if not any(s.source == "builtin" for s in specs.values()):
+        log.warning(
+            "no built-in drivers registered: reinstall rtoc-tui (pip install -e .) so that its "
+            "rtoc.drivers entry points exist"
+        )
     if devices_dir is not None and devices_dir.is_dir():
         for path in sorted(devices_dir.iterdir()):
             if path.name.startswith((".", "_")):
@@ -96,6 +145,9 @@ def load_class(spec: DriverSpec) -> type[LoggerPlugin]:
             raise DeviceError(f"{path}: import failed: {type(exc).__name__}: {exc}") from exc
         cls = getattr(module, "Plugin", None)
     else:
+        need = spec.missing_extra()
+        if need is not None:
+            raise DeviceError(f"{spec.name} needs {need}: pip install '{need}'")
         mod_name, _, attr = spec.target.partition(":")
         try:
             module = importlib.import_module(mod_name)

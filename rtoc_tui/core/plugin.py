@@ -288,13 +288,17 @@ class LoggerPlugin:
         with self._state_lock:
             self._failures += 1
             changed = self._last_error != reason
-            self._last_error = reason
             failures = self._failures
+            if failures > 1:
+                self._last_error = reason
         if failures == 1:  # one event per outage, however often the reason changes during it
             log.error("device %s failed: %s", self._devicename, reason, exc_info=True)
             self.event(
                 f"{self._devicename} error: {reason}", sname="error", priority=2, id="deviceError"
             )
+            # the error state is published after its event: whoever sees it finds the event
+            with self._state_lock:
+                self._last_error = reason
         elif changed:
             log.warning(
                 "device %s still failing (%d tries): %s", self._devicename, failures, reason

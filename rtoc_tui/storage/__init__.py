@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..atomic import atomic_write_text
+from ..config.schema import ConfigError
 from .base import SignalWrite, StorageEngine, StorageError, StoredSignal, WriteBatch
 from .service import StorageService
 from .sqlite import SqliteEngine, sqlite_path
@@ -56,7 +57,13 @@ def make_engine(home: Home, config: Config) -> StorageEngine:
     """The engine the config selects: PostgreSQL if postgresql.active, else SQLite."""
     pg = config.postgresql
     if pg.active:
-        from .postgres import PostgresEngine  # psycopg loads only when PostgreSQL is used
+        try:
+            from .postgres import PostgresEngine  # psycopg loads only when PostgreSQL is used
+        except ImportError as exc:
+            raise ConfigError(
+                "postgresql.active: PostgreSQL storage needs the postgres extra: "
+                "pip install 'rtoc-tui[postgres]' (or set postgresql.active to false)"
+            ) from exc
 
         return PostgresEngine(
             host=pg.host,

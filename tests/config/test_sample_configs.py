@@ -1,4 +1,4 @@
-"""sample_configs/: every JSON file loads through the real loader, and the systemd unit verifies."""
+"""sample_configs/ and each driver's sample_config.json: every JSON file loads through the real loader, and the systemd unit verifies."""
 
 from __future__ import annotations
 
@@ -17,18 +17,21 @@ from rtoc_tui.core.devices import discover, load_class
 from rtoc_tui.core.logger import Logger
 from rtoc_tui.core.settings import validate_settings
 
-SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
-JSON_SAMPLES = sorted(SAMPLES.glob("*.json"))
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "sample_configs"
+JSON_SAMPLES = sorted(SAMPLES.glob("*.json")) + sorted(REPO.glob("drivers/*/sample_config.json"))
 UNIT = SAMPLES / "rtoc.service"
 
 
 def test_the_samples_are_there() -> None:
     names = {p.name for p in JSON_SAMPLES}
     assert {"pi_headless.json", "demo.json", "attach.json"} <= names
+    with_sample = {p.parent.name for p in JSON_SAMPLES if p.name == "sample_config.json"}
+    assert {"dps5020", "vc820", "ina219", "otii", "heliotherm", "octoprint"} <= with_sample
     assert UNIT.is_file()
 
 
-@pytest.mark.parametrize("sample", JSON_SAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("sample", JSON_SAMPLES, ids=lambda p: str(p.relative_to(REPO)))
 def test_sample_config_loads(sample: Path, tmp_path: Path) -> None:
     home = Home(tmp_path / "home")
     home.ensure()

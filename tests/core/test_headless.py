@@ -134,9 +134,12 @@ def test_core_import_loads_no_ui_toolkit() -> None:
 def test_drivers_load_no_ui_toolkit() -> None:
     code = (
         "import sys, importlib\n"
-        "from rtoc_tui.drivers import BUILTIN\n"
-        "for target in BUILTIN.values():\n"
-        "    importlib.import_module(target.partition(':')[0])\n"
+        "from importlib.metadata import entry_points\n"
+        "eps = [ep for ep in entry_points(group='rtoc.drivers') if ep.module.startswith('rtoc_tui.')]\n"
+        "assert len(eps) >= 8, eps\n"
+        "for ep in eps:\n"
+        "    importlib.import_module(ep.module)\n"
+        "    importlib.import_module(ep.module.rpartition('.')[0] + '.emulator') if ep.name not in ('Generator', 'System') else None\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual','plotext') or m.startswith('rtoc_tui.ui')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -14,8 +14,8 @@ import helpers
 import pytest
 import serial
 from helpers import events, wait_for
-from rtoc_tui.drivers.dps5020 import DPS5020, DPSError, unwrap_power
-from rtoc_tui.drivers.emulators.dps5020 import DPSEmulator, crc16, with_crc
+from rtoc_tui.drivers.dps5020.driver import DPS5020, DPSError, unwrap_power
+from rtoc_tui.drivers.dps5020.emulator import DPSEmulator, crc16, with_crc
 
 from rtoc_tui.core import introspect
 from rtoc_tui.core.devices import DeviceError
@@ -412,7 +412,7 @@ def test_emulator_runs_standalone(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "rtoc_tui.drivers.emulators.dps5020",
+            "rtoc_tui.drivers.dps5020.emulator",
             "--model",
             "5005",
             "--link",
@@ -436,7 +436,7 @@ def test_emulator_runs_standalone(tmp_path: Path) -> None:
 def test_sample_config_runs_against_the_emulator(
     make_logger: Callable[..., Logger], emu: DPSEmulator
 ) -> None:
-    path = Path(__file__).resolve().parents[2] / "sample_configs" / "dps5020.json"
+    path = Path(__file__).resolve().parents[2] / "drivers" / "dps5020" / "sample_config.json"
     lg = make_logger(json.loads(path.read_text(encoding="utf-8")))
     section = lg.devices.settings["DPS5020"]
     assert section["samplerate"] == 2.0 and section["port"].startswith("/dev/serial/by-id/")

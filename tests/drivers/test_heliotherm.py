@@ -12,8 +12,8 @@ import helpers
 import pytest
 from helpers import events, standalone_emulator, wait_for
 from pymodbus.client import ModbusTcpClient
-from rtoc_tui.drivers.emulators.heliotherm import HeliothermEmulator
-from rtoc_tui.drivers.heliotherm import Heliotherm
+from rtoc_tui.drivers.heliotherm.driver import Heliotherm
+from rtoc_tui.drivers.heliotherm.emulator import HeliothermEmulator
 
 from rtoc_tui.core.devices import DeviceError
 from rtoc_tui.core.introspect import IntrospectionError, function_names, parameters, set_parameter
@@ -218,7 +218,7 @@ def test_standalone_emulator_listens_on_loopback() -> None:
 
 
 def test_sample_config_runs_against_the_emulator(make_logger, emu) -> None:
-    path = Path(__file__).resolve().parents[2] / "sample_configs" / "heliotherm.json"
+    path = Path(__file__).resolve().parents[2] / "drivers" / "heliotherm" / "sample_config.json"
     lg = make_logger(json.loads(path.read_text(encoding="utf-8")))
     assert lg.devices.settings["Heliotherm"]["host"]
     lg.devices.settings["Heliotherm"] = {

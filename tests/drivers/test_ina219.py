@@ -10,8 +10,8 @@ from typing import Any
 import helpers
 import pytest
 from helpers import events, wait_for
-from rtoc_tui.drivers.emulators import ina219 as emu
-from rtoc_tui.drivers.ina219 import INA219, Calibration
+from rtoc_tui.drivers.ina219 import emulator as emu
+from rtoc_tui.drivers.ina219.driver import INA219, Calibration
 
 import rtoc_tui.core.plugin as plugin_mod
 from rtoc_tui.core.devices import DeviceError
@@ -225,7 +225,7 @@ def test_emulator_setting_and_standalone_main(logger, capsys) -> None:
 
 
 def test_sample_config_runs_against_the_emulator(make_logger, monkeypatch) -> None:
-    path = Path(__file__).resolve().parents[2] / "sample_configs" / "ina219.json"
+    path = Path(__file__).resolve().parents[2] / "drivers" / "ina219" / "sample_config.json"
     lg = make_logger(json.loads(path.read_text(encoding="utf-8")))
     chip = emu.FakeINA219(bus_volts=24.0, amps=1.5)
     monkeypatch.setattr(INA219, "_bus_factory", emu.bus_factory({0x41: chip}))

@@ -13,8 +13,8 @@ from typing import Any
 import helpers
 import pytest
 from helpers import events, standalone_emulator, wait_for
-from rtoc_tui.drivers.emulators.octoprint import OctoPrintEmulator
-from rtoc_tui.drivers.octoprint import OctoPrint, OctoPrintCommandError
+from rtoc_tui.drivers.octoprint.driver import OctoPrint, OctoPrintCommandError
+from rtoc_tui.drivers.octoprint.emulator import OctoPrintEmulator
 
 from rtoc_tui.core.devices import DeviceError
 from rtoc_tui.core.introspect import function_names, parameters
@@ -171,6 +171,9 @@ def test_wrong_api_key_is_a_clear_error(start, logger, key, message) -> None:
     assert message in dev._state[1] and "devices.OctoPrint.api_key" in dev._state[1]
     assert dev._state[1].startswith("OctoPrintAuthError")
     assert logger.store.get("OctoPrint.Tool0") is None
+    # the state is set just before the event is raised (another thread): wait for it, then
+    # check that it stays one
+    wait_for(lambda: events(logger, "deviceError"), what="the deviceError event")
     assert len(events(logger, "deviceError")) == 1
 
 
@@ -256,7 +259,7 @@ def test_standalone_emulator_listens_on_loopback() -> None:
 
 
 def test_sample_config_runs_against_the_emulator(make_logger, emu) -> None:
-    path = Path(__file__).resolve().parents[2] / "sample_configs" / "octoprint.json"
+    path = Path(__file__).resolve().parents[2] / "drivers" / "octoprint" / "sample_config.json"
     lg = make_logger(json.loads(path.read_text(encoding="utf-8")))
     settings = lg.devices.settings["OctoPrint"]
     assert settings["url"].startswith("http://")

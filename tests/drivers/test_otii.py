@@ -15,8 +15,8 @@ import pytest
 from helpers import events, wait_for
 from otii_tcp_client import otii_client
 from otii_tcp_client.otii_exception import Otii_Exception
-from rtoc_tui.drivers.emulators.otii import OtiiEmulator
-from rtoc_tui.drivers.otii import Otii, OtiiRefused
+from rtoc_tui.drivers.otii.driver import Otii, OtiiRefused
+from rtoc_tui.drivers.otii.emulator import OtiiEmulator
 
 import rtoc_tui.core.plugin as plugin_mod
 from rtoc_tui.core import introspect
@@ -432,7 +432,7 @@ def test_emulator_parse_errors(emu: OtiiEmulator) -> None:
 
 
 def test_sample_config_runs_against_the_emulator(make_logger, emu: OtiiEmulator) -> None:
-    path = Path(__file__).resolve().parents[2] / "sample_configs" / "otii.json"
+    path = Path(__file__).resolve().parents[2] / "drivers" / "otii" / "sample_config.json"
     lg = make_logger(json.loads(path.read_text(encoding="utf-8")))
     assert lg.devices.settings["Otii"]["port"] == 1905
     lg.devices.settings["Otii"] = {**lg.devices.settings["Otii"], "port": emu.port}

@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 import serial
 from helpers import events, wait_for
-from rtoc_tui.drivers.emulators.vc820 import VC820Emulator, autorange, encode_frame
-from rtoc_tui.drivers.vc820 import (
+from rtoc_tui.drivers.vc820.driver import (
     AC,
     AUTO,
     DC,
@@ -29,6 +28,7 @@ from rtoc_tui.drivers.vc820 import (
     FS9721Parser,
     decode_stream,
 )
+from rtoc_tui.drivers.vc820.emulator import VC820Emulator, autorange, encode_frame
 
 from rtoc_tui.core import introspect
 from rtoc_tui.core.devices import DeviceError
@@ -346,7 +346,7 @@ def test_emulator_runs_standalone(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "rtoc_tui.drivers.emulators.vc820",
+            "rtoc_tui.drivers.vc820.emulator",
             "--value",
             "0.0123",
             "--rate",
@@ -373,7 +373,7 @@ def test_emulator_runs_standalone(tmp_path: Path) -> None:
 def test_sample_config_runs_against_the_emulator(
     make_logger: Callable[..., Logger], emu: VC820Emulator
 ) -> None:
-    path = Path(__file__).resolve().parents[2] / "sample_configs" / "vc820.json"
+    path = Path(__file__).resolve().parents[2] / "drivers" / "vc820" / "sample_config.json"
     lg = make_logger(json.loads(path.read_text(encoding="utf-8")))
     section = lg.devices.settings["VC820"]
     assert section["timeout"] == 5.0 and section["port"].startswith("/dev/serial/by-id/")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 from helpers import wait_until
 
 from rtoc_tui.client.local import LocalClient
@@ -151,3 +154,23 @@ async def test_local_client_query_and_export(start_logger: StartFn, tmp_path) ->
     out = await client.export(str(tmp_path / "u.csv"), ["Dev.U"], 10.0, 19.0)
     lines = (tmp_path / "u.csv").read_text().splitlines()
     assert out.endswith("u.csv") and lines[0] == "Dev.U x,Dev.U [V]" and len(lines) == 11
+
+
+def test_postgres_without_its_extra_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A base install (no psycopg) with postgresql.active says which extra to install."""
+    import sys
+
+    from rtoc_tui.config.home import Home, load_config
+    from rtoc_tui.config.schema import ConfigError
+    from rtoc_tui.storage import make_engine
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg raises ImportError
+    monkeypatch.delitem(sys.modules, "rtoc_tui.storage.postgres", raising=False)
+    home = Home(tmp_path / "h")
+    home.ensure()
+    cfg = load_config(home.config_file, env={}).config
+    cfg.postgresql.active = True
+    with pytest.raises(ConfigError, match=r"pip install 'rtoc-tui\[postgres\]'"):
+        make_engine(home, cfg)

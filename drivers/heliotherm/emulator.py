@@ -10,7 +10,7 @@ Test controls: `unplug()` closes the port and every connection, `replug()` liste
 same port; `hang = True` accepts requests but never answers; `garbage = True` answers with bytes
 that are no Modbus frame.
 
-Standalone: `python -m rtoc_tui.drivers.emulators.heliotherm [--port 5020]`; type unplug,
+Standalone: `python -m rtoc_tui.drivers.heliotherm.emulator [--port 5020]`; type unplug,
 replug, hang, garbage, fault, ok or quit on stdin.
 """
 
@@ -25,7 +25,7 @@ import sys
 import time
 from typing import Any
 
-from .loopback import LoopbackServer
+from ..emulation.loopback import LoopbackServer
 
 INPUT_RANGES = ((10, 45), (60, 75))
 HOLDING_RANGES = ((100, 134),)

@@ -8,7 +8,7 @@ implements the smbus2 methods the driver uses (`read_word_data`, `write_word_dat
 swap bytes just as it does on a real bus. A chip that is unplugged, or an address nobody answers
 on, raises `OSError(121, 'Remote I/O error')` like the kernel's i2c-dev does for a NACK.
 
-Run standalone (`python -m rtoc_tui.drivers.emulators.ina219`) to watch the registers of a
+Run standalone (`python -m rtoc_tui.drivers.ina219.emulator`) to watch the registers of a
 simulated load; there is no socket: I2C has no network form, so drivers use it in-process
 (config `devices.INA219.emulator = true`, or tests inject `FakeSMBus`).
 """

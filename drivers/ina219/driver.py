@@ -287,7 +287,7 @@ class INA219(LoggerPlugin):
         if self._bus is None:
             factory = self._factory or type(self)._bus_factory
             if factory is None and self.settings["emulator"]:
-                from rtoc_tui.drivers.emulators.ina219 import shared_bus_factory
+                from rtoc_tui.drivers.ina219.emulator import shared_bus_factory
 
                 factory = shared_bus_factory
             self._bus = (factory or _open_smbus)(self.settings["bus"])

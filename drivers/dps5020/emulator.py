@@ -6,7 +6,7 @@ memory groups 0x50+0x10*n .. 0x57+0x10*n. The output follows a resistive load: i
 set voltage (CV) until the load current would exceed the current limit, then the current (CC).
 OVP/OCP thresholds of the active group trip the protection (output off).
 
-Assumptions where the protocol notes have gaps (documented in docs/drivers/dps5020.md):
+Assumptions where the protocol notes have gaps (documented in drivers/dps5020/README.md):
 unmapped registers and writes to read-only registers answer exception 0x02, out-of-range values
 exception 0x03, unknown function codes exception 0x01; OPP is not emulated.
 
@@ -14,7 +14,7 @@ Faults: `fault(kind, count)` corrupts the next answers ("crc", "garbage", "trunc
 "silence"), `mute()` stops answering, `unplug()`/`replug()` remove and restore the port.
 
 Run standalone for a demo (prints the port to configure as devices.DPS5020.port):
-    python -m rtoc_tui.drivers.emulators.dps5020 [--model 5020] [--load 10] [--link PATH]
+    python -m rtoc_tui.drivers.dps5020.emulator [--model 5020] [--load 10] [--link PATH]
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import threading
 import time
 from collections import deque
 
-from rtoc_tui.drivers.dps5020 import MODELS, DPSModel
+from rtoc_tui.drivers.dps5020.driver import MODELS, DPSModel
 
-from .pty_pair import PtyEmulator
+from ..emulation.pty_pair import PtyEmulator
 
 FAULTS = ("crc", "garbage", "truncate", "silence")
 

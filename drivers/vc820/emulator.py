@@ -6,7 +6,7 @@ stops half way, as when the IR link is interrupted), `send_invalid_frame` (corre
 impossible content), `mute` (RS232 mode off) and `unplug`/`replug` (cable pulled).
 
 Run standalone for a demo (prints the port to configure as devices.VC820.port):
-    python -m rtoc_tui.drivers.emulators.vc820 --value 1.234 --unit V [--sweep] [--link PATH]
+    python -m rtoc_tui.drivers.vc820.emulator --value 1.234 --unit V [--sweep] [--link PATH]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from .pty_pair import PtyEmulator
+from ..emulation.pty_pair import PtyEmulator
 
 # digit -> 7-segment code (inverse of the decoder's table); ' ' blank, 'L' for "0L"
 SEGMENTS = {

@@ -10,7 +10,7 @@ the same request always returns the same numbers.
 
 Test hooks: `unplug()` closes every connection and refuses new ones, `replug()` listens again on
 the same port, `inject_garbage()` corrupts the next replies, `connect_device()` simulates the
-Arc's USB cable. Run standalone: `python -m rtoc_tui.drivers.emulators.otii --port 1905`.
+Arc's USB cable. Run standalone: `python -m rtoc_tui.drivers.otii.emulator --port 1905`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Test controls: `offline = True` (printer disconnected: 409 on /api/printer), `un
 `replug()` (port closed / open again on the same port), `hang = True` (accept, never answer),
 `garbage = True` (200 with a body that is not JSON) or `"json"` (JSON of the wrong shape).
 
-Standalone: `python -m rtoc_tui.drivers.emulators.octoprint [--port 5000] [--api-key KEY]`;
+Standalone: `python -m rtoc_tui.drivers.octoprint.emulator [--port 5000] [--api-key KEY]`;
 type offline, online, unplug, replug, hang, garbage, ok or quit on stdin.
 """
 
@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .loopback import LoopbackServer
+from ..emulation.loopback import LoopbackServer
 
 AMBIENT_C = 21.0
 FORBIDDEN = (
