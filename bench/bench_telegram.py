@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "telegram"))
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path[:0] = [str(TESTS / "telegram"), str(TESTS)]  # the fake Bot API server and its helpers
 
 from fake_bot_api import TOKEN, FakeBotApi, start_menu  # noqa: E402
 

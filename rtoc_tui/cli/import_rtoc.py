@@ -71,7 +71,6 @@ RENAMED = {
 
 WHY_UNUSED = {
     "global.documentfolder": "RTOC's own folder; ours is the rtoc-tui user folder",
-    "global.webserver_port": "RTOC's web server is not part of rtoc-tui",
     "telegram.chat_ids": "RTOC 3.0's chat list; the bot keeps its users in telegram_clients.json",
     "backup.path": "RTOC's local JSON backup folder; rtoc-tui stores SQLite in data/",
 }

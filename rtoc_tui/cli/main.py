@@ -22,6 +22,7 @@ from . import config as config_commands
 from . import data as data_commands
 from . import remote as remote_commands
 from . import telegram as telegram_commands
+from . import web as web_commands
 from .common import HomeOpt, configured_port, console, fail, open_home
 
 app = typer.Typer(
@@ -62,6 +63,12 @@ def run(
     ] = False,
     tcp: Annotated[bool | None, typer.Option("--tcp/--no-tcp", help="Override tcp.active")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Override tcp.port")] = None,
+    web: Annotated[
+        bool | None,
+        typer.Option(
+            "--web/--no-web", help="Override web.active: serve the web view (docs/web.md)"
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")] = False,
 ) -> None:
     """Run the logger, with the terminal UI or headless.
@@ -71,6 +78,8 @@ def run(
       rtoc run --demo            # the demo generator with live plots
 
       rtoc run --headless        # a daemon, e.g. under systemd on a Raspberry Pi
+
+      rtoc run --web             # also serve plots and events to browsers (port 8050)
     """
     from .. import runtime
     from ..core.settings import SettingsError
@@ -80,6 +89,8 @@ def run(
         overrides["tcp.active"] = tcp
     if port is not None:
         overrides["tcp.port"] = port
+    if web is not None:
+        overrides["web.active"] = web
     try:
         h = runtime.demo_home(home) if demo else open_home(home)
         if headless:
@@ -226,7 +237,7 @@ def drivers_test(
 # The command groups of the other cli modules; each adds its commands to the app. They import
 # the logger's layers inside their commands, so `rtoc attach` loads neither kernel nor server.
 # telegram_commands adds `rtoc config telegram` to the group config_commands creates.
-for _commands in (remote_commands, data_commands, config_commands, telegram_commands):
+for _commands in (remote_commands, data_commands, config_commands, web_commands, telegram_commands):
     _commands.register(app)
 
 

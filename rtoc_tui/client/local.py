@@ -207,7 +207,10 @@ class LocalClient:
 
     @property
     def info(self) -> ServerInfo:
-        return ServerInfo(host="local", port=None, remote=False, connected=True)
+        # The web view (a service of this logger) tells the TUI header its address.
+        web = self.logger.web
+        extra = {"web": web.url} if web is not None and web.running else {}
+        return ServerInfo(host="local", port=None, remote=False, connected=True, extra=extra)
 
     async def connect(self) -> None:
         return None

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..server.tcp import TcpServer
     from ..storage.service import StorageService
     from ..telegram.bot import TelegramBot
+    from ..web.service import WebServer
 
 log = logging.getLogger("rtoc.logger")
 
@@ -94,6 +95,7 @@ class Logger:
         self.storage: StorageService | None = None
         self.automation: Automation | None = None
         self.tcp_server: TcpServer | None = None
+        self.web: WebServer | None = None
         # Where plugins' telegram_send_* calls go: (kind, payload, only_admin, source), callable
         # from any thread. Set by the runtime when the Telegram bot runs (core never imports it).
         self.telegram_sink: TelegramSink | None = None

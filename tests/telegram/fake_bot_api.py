@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from helpers import wait_until
 
 TOKEN = "123456789:AAB-BAABB66AA11_uGG22GH44AA55_3test"
 
@@ -188,13 +189,8 @@ class FakeBotApi:
         ]
 
     async def wait_for(self, cond: Any, timeout: float = 10.0, what: str = "a request") -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = cond()
-            if value:
-                return value
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        """The tests' wait_until, with the timeout these tests use (the bot answers in ms)."""
+        return await wait_until(cond, timeout, what)
 
     # -- the API -----------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.Response:

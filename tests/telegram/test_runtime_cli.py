@@ -113,9 +113,9 @@ async def test_headless_logger_runs_the_bot(api: FakeBotApi, home: Home) -> None
 
 
 async def test_wizard_asks_for_the_token_and_tests_it(api: FakeBotApi, home: Home) -> None:
-    answers = (
-        "\n".join(["", "", "", "", "", "", "y", "999:bad", "again", TOKEN, "read", "y"]) + "\n"
-    )
+    # record length, autorun, tcp, storage, sqlite folder, plot rate, web view: kept; then the bot
+    keep = [""] * 7
+    answers = "\n".join([*keep, "y", "999:bad", "again", TOKEN, "read", "y"]) + "\n"
     data = json.loads(home.config_file.read_text())
     data["telegram"] = {"base_url": api.base_url}
     home.config_file.write_text(json.dumps(data))
