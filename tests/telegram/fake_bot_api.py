@@ -188,7 +188,7 @@ class FakeBotApi:
             if c.method in ("sendMessage", "editMessageText") and c.params.get("reply_markup")
         ]
 
-    async def wait_for(self, cond: Any, timeout: float = 10.0, what: str = "a request") -> Any:
+    async def wait_for(self, cond: Any, timeout: float = 20.0, what: str = "a request") -> Any:
         """The tests' wait_until, with the timeout these tests use (the bot answers in ms)."""
         return await wait_until(cond, timeout, what)
 
