@@ -412,8 +412,23 @@ class FakeUser:
 
 
 # -- helpers for the tests: act as a user and wait for the bot's answer ------------------------
+async def quiet(api: FakeBotApi, user: FakeUser, for_s: float = 0.15) -> None:
+    """Wait until the bot has sent nothing to the user for for_s seconds (an action may still
+    send its trailing menu after its result, which must not pass for the next answer)."""
+    deadline = time.monotonic() + 5.0
+    count, since = len(api.sent(user.id)), time.monotonic()
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+        now_count = len(api.sent(user.id))
+        if now_count != count:
+            count, since = now_count, time.monotonic()
+        elif time.monotonic() - since >= for_s:
+            return
+
+
 async def start_menu(api: FakeBotApi, user: FakeUser) -> Any:
     """Send /start and wait for the main menu."""
+    await quiet(api, user)
     n = len(api.menus(user.id))
     user.say("/start")
     return await api.wait_for(
