@@ -41,6 +41,8 @@ from ..config.schema import (
     is_secret,
     iter_fields,
     mask_secret,
+    redact_logs,
+    restore_secrets,
 )
 from ..core import introspect
 from ..core.devices import DeviceError
@@ -242,6 +244,11 @@ def apply_config(logger: Logger, updates: dict[str, Any]) -> None:
     """Validate and save config changes, then apply those that take effect at runtime."""
     # a masked secret sent back unchanged means "keep the stored one"
     updates = {k: v for k, v in updates.items() if not (is_secret(k) and v == SECRET_MASK)}
+    for key, value in updates.items():  # also at any depth (devices.OctoPrint.api_key)
+        try:
+            updates[key] = restore_secrets(key, value, get_value(logger.config, key))
+        except ConfigError:
+            pass  # an unknown key: update_config_file names it
     try:
         cfg = update_config_file(logger.home.config_file, updates)
     except ConfigError as exc:
@@ -252,6 +259,10 @@ def apply_config(logger: Logger, updates: dict[str, Any]) -> None:
         logger.loaded.provenance[key] = "file"
     if "global.recordLength" in updates:
         logger.store.resize(logger.config.global_.recordLength)
+    g = logger.config.global_  # limits take effect at once (core/store.py LimitError)
+    logger.store.max_signals, logger.store.max_name_length = g.maxSignals, g.maxNameLength
+    logger.events.max_event_bytes = g.maxEventBytes
+    redact_logs(logger.config.to_json())  # new secrets are masked in log lines too
 
 
 class LocalClient:

@@ -48,6 +48,7 @@ class SignalBuffer:
         "written",
         "epoch",
         "replaced",
+        "replace_n",
         "updated",
         "lock",
         "watchers",
@@ -69,6 +70,7 @@ class SignalBuffer:
         self.written = 0
         self.epoch = 0
         self.replaced = 0  # cursor where the newest replace() began (storage drops older samples)
+        self.replace_n = 0  # samples the newest replace() wrote
         self.updated = 0.0  # wall clock of the last append (inactivity mark)
         self.lock = threading.Lock()
         self.watchers: tuple = ()  # store listeners interested in this signal only (see SignalStore.watch)
@@ -159,6 +161,12 @@ class SignalBuffer:
         else:
             self._count += n_new
 
+    @property
+    def appended(self) -> int:
+        """Samples appended (not written by a plot replace) since the newest replace: the
+        history a replace would discard (a plot-only signal, e.g. a spectrum, has none)."""
+        return self.written - self.replaced - self.replace_n
+
     def replace(self, x: np.ndarray, y: np.ndarray) -> None:
         """Replace all samples (RTOC plot with hold='off')."""
         with self.lock:
@@ -166,6 +174,7 @@ class SignalBuffer:
             self._count = 0
             self.epoch += 1
             self.replaced = self.written
+            self.replace_n = len(x)
             if len(x):
                 self._append_locked(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
             self.updated = time.time()

@@ -195,8 +195,8 @@ class RequestHandler:
 
     def needs_wait(self, msg: dict[str, Any]) -> bool:
         """True if answering may block (device calls, storage, files): then it leaves the loop."""
-        if "plugin" in msg or "getPluginList" in msg:
-            return True
+        if "plugin" in msg or "getPluginList" in msg or "getSession" in msg:
+            return True  # devices may block; a session copies every signal (heavy)
         lg = msg.get("logger")
         if isinstance(lg, dict) and "export" in lg:
             return True
@@ -237,7 +237,7 @@ class RequestHandler:
         if "getLatest" in msg:
             ans["latest"] = self.latest(msg["getLatest"])
         if "getSession" in msg:
-            ans["session"] = self.session()
+            ans["session"] = await self.blocking(ctx, self.session)
         if "plugin" in msg:
             ans["plugin"] = await self.blocking(ctx, self.plugins, msg["plugin"])
         if "logger" in msg:
@@ -507,7 +507,8 @@ class RequestHandler:
         return b.window(xmin, xmax, max_n) if b is not None else (np.empty(0), np.empty(0))
 
     def session(self) -> dict[str, Any]:
-        """getSession: RTOC's generateSessionJSON (maxLength, signals, events, devices)."""
+        """getSession: RTOC's generateSessionJSON (maxLength, signals, events, devices); the
+        signals already encoded (wire.pre_encoded)."""
         store = self.logger.store
         bufs = store.buffers()
         events = self.logger.events.all()
@@ -515,10 +516,12 @@ class RequestHandler:
         for d in [b.dname for b in bufs] + [e.dname for e in events]:
             dev_ids.setdefault(d, len(dev_ids) + 1)
         sig_ids = {(b.dname, b.sname): b.id for b in bufs}
-        signals: dict[int, list[Any]] = {}
+        signals: dict[int, Any] = {}  # pre-encoded, or a list for an event-only signal
         for b in bufs:
             x, y = b.copy()
-            signals[b.id] = [dev_ids[b.dname], b.sname, x, y, b.unit]
+            # encoded signal by signal here (a worker thread): one dumps of the whole session
+            # would hold the GIL for 100+ ms and stall every other client
+            signals[b.id] = wire.pre_encoded([dev_ids[b.dname], b.sname, x, y, b.unit])
         next_id = max(sig_ids.values(), default=0) + 1
         out_events: dict[int, list[Any]] = {}
         for e in events:
@@ -666,7 +669,7 @@ class RequestHandler:
             return False
         filename = Path(str(args[0])).name or "export"
         fmt = str(args[1]) if len(args) > 1 else "json"
-        path = self.logger.home.data_dir / filename
+        path = self.logger.home.exports_dir / filename
         try:
             await self.ops.export(str(path), None, None, None, fmt, ctx)
         except Exception as exc:

@@ -13,6 +13,7 @@ loads neither the kernel nor storage.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -126,6 +127,12 @@ def read_file(
         from .session import read_session
 
         return read_session(path, progress)
+    if src.format == "csv" and not mapping.signals:
+        from .rtoc_csv import read_rtoc_csv, row_names
+
+        names = row_names(Path(path))
+        if names is not None:  # RTOC's own export: signals as row pairs, names beside it
+            return read_rtoc_csv(Path(path), names)
     table = src.table(mapping.sheet, progress)
     data, _bad = build(table, mapping)
     data.source_format = src.format

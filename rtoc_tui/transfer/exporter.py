@@ -92,7 +92,7 @@ def write_csv(
 ) -> None:
     """The CSV layout described in the module docstring."""
     progress.start(
-        f"Exporting {len(sigs)} signals to {path.name.lstrip('.').removesuffix('.part')}",
+        f"Exporting {len(sigs)} signal{'s' if len(sigs) != 1 else ''} to {path.name.lstrip('.').removesuffix('.part')}",
         sum(s.count for s in sigs) or None,
     )
     iters: list[Iterator[Chunk] | None] = [source.chunks(s.name, xmin, xmax) for s in sigs]
@@ -162,7 +162,7 @@ def write_xlsx(
     """
     xw = _xlsx_writer()
     progress.start(
-        f"Exporting {len(sigs)} signals to {path.name.lstrip('.').removesuffix('.part')}",
+        f"Exporting {len(sigs)} signal{'s' if len(sigs) != 1 else ''} to {path.name.lstrip('.').removesuffix('.part')}",
         sum(s.count for s in sigs) or None,
     )
     wb = xw.Workbook(str(path), {"constant_memory": True, "nan_inf_to_errors": True})

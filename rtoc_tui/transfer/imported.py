@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..core.events import Event
 from ..storage.base import SignalWrite, StorageEngine, WriteBatch
@@ -35,6 +38,36 @@ log = logging.getLogger("rtoc.transfer")
 ENGINE_CHUNK = 1_048_576  # samples per SignalWrite (all of them go in one transaction)
 
 
+def new_samples(
+    s: ImportedSignal, existing: tuple[np.ndarray, np.ndarray] | None
+) -> ImportedSignal:
+    """s without the samples (same x and same y) that are already there: importing a file twice
+    does not store its samples twice. Samples with a new value at a known x are kept."""
+    if existing is None or not len(existing[0]) or not len(s.x):
+        return s
+    have = existing[0] + 1j * existing[1]  # exact pair comparison in one array
+    keep = ~np.isin(s.x + 1j * s.y, have)
+    if keep.all():
+        return s
+    return ImportedSignal(s.dname, s.sname, s.unit, s.x[keep], s.y[keep])
+
+
+def _dedupe(data: Imported, existing: Callable[[ImportedSignal], Any]) -> tuple[Imported, int]:
+    """data with the already stored samples left out, and how many were left out."""
+    signals, skipped = [], 0
+    for s in data.signals:
+        fresh = new_samples(s, existing(s) if len(s.x) else None)
+        skipped += len(s.x) - len(fresh.x)
+        signals.append(fresh)
+    if not skipped:
+        return data, 0
+    out = Imported(
+        signals, data.events, data.scripts, data.settings, data.source_format, list(data.notes)
+    )
+    out.notes.append(f"{skipped:,} samples were already stored and were not stored again")
+    return out, skipped
+
+
 def import_into_logger(
     logger: Logger, data: Imported, progress: ProgressSink | None = None
 ) -> ImportResult:
@@ -49,10 +82,22 @@ def import_into_logger(
     validate(data)
     progress = progress or NullProgress()
     storage = logger.storage
+
+    def existing(s: ImportedSignal) -> tuple[np.ndarray, np.ndarray] | None:
+        lo, hi = float(np.min(s.x)), float(np.max(s.x))
+        if storage is not None:
+            return storage.query(s.name, lo, hi, None)
+        buf = logger.store.get(s.name)
+        return None if buf is None else buf.window(lo, hi)
+
+    data, _skipped = _dedupe(data, existing)
     piece = max(1, logger.store.record_length // 2)
     dropped = 0
     stored: list[tuple[str, int]] = []
-    progress.start(f"Importing {len(data.signals)} signals", data.samples or None)
+    progress.start(
+        f"Importing {len(data.signals)} signal{'s' if len(data.signals) != 1 else ''}",
+        data.samples or None,
+    )
     for s in data.signals:
         if storage is None:
             dropped += max(0, len(s.x) - logger.store.record_length)
@@ -93,6 +138,16 @@ def import_into_engine(
     transaction: all of it is stored or none."""
     validate(data)
     progress = progress or NullProgress()
+
+    def existing(s: ImportedSignal) -> tuple[np.ndarray, np.ndarray] | None:
+        found = engine.signals_named(s.dname, s.sname)
+        if not found:
+            return None
+        lo, hi = float(np.min(s.x)), float(np.max(s.x))
+        parts = [engine.query(f.id, lo, hi, None) for f in found]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    data, _skipped = _dedupe(data, existing)
     progress.start(f"Storing {data.samples:,} samples in one transaction", data.samples or None)
     batch = WriteBatch()
     for s in data.signals:

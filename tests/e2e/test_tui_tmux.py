@@ -233,7 +233,7 @@ def test_import_screen_at_80x24(tmux: Tmux, tmp_path: Path) -> None:
     screen = tmux.wait_for(s, "Spannung [V]", "3 samples", "row skipped (line 5)")
     assert "lab.Spannung" in screen and "Zeit" in screen
     tmux.keys(s, "C-r")
-    tmux.wait_for(s, "imported 3 samples of 1 signals")
+    tmux.wait_for(s, "imported 3 samples of 1 signal")
     tmux.keys(s, "Escape")
     tmux.wait_for(s, "Devices", "Events", "Spannung 5 V n=3")  # in the signals pane
     tmux.keys(s, "q")

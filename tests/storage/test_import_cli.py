@@ -81,7 +81,7 @@ def test_cli_imports_sheets_mat_and_wav_into_the_store(tmp_path: Path) -> None:
         ],
     )
     assert r.exit_code == 0, r.output
-    assert "imported 4 samples of 1 signals" in r.output and "into the store" in r.output
+    assert "imported 4 samples of 1 signal" in r.output and "into the store" in r.output
     assert stored(home)["PSU.U"] == ("V", [0, 1, 2, 3], [0, 1.5, 3, 4.5])
     # the saved profile maps a file of the same shape again
     assert Profiles.in_home(home).get("psu").mapping.sheet == "Run2"
@@ -172,7 +172,7 @@ async def test_cli_import_goes_through_a_running_logger(
             CliRunner().invoke, cli(), ["import", str(sess), "--home", str(home.root)]
         )
         assert r.exit_code == 0, r.output
-        assert "imported 2 samples of 1 signals and 1 events" in r.output
+        assert "imported 2 samples of 1 signal and 1 event" in r.output
         assert logger.store.get("Old.sig").window(None, None)[1].tolist() == [5.0, 6.0]
         assert [e.text for e in svc.engine.events(None, None)] == ["threshold"]
         # --store bypasses the logger
@@ -194,7 +194,7 @@ async def test_remote_import_is_staged_until_commit(
     server = TcpServer(logger, port=0)
     await server.start()
     monkeypatch.setattr(remote_mod, "IMPORT_CHUNK_SAMPLES", 1000)
-    client = RemoteClient("127.0.0.1", server.port)
+    client = RemoteClient("127.0.0.1", server.port, token=logger.home.auth_token())
     await client.connect()
     try:
         x = np.arange(4500.0)

@@ -67,7 +67,7 @@ async def test_import_screen_at_80x24(ui_logger, clock, csv_file, tmp_path, monk
         assert screen.last_report.stored == (("bench.U", 3),)
         assert screen.query_one(ProgressBar).percentage == 1.0
         status = _text(screen, "#imp-status")
-        assert "imported 3 samples of 1 signals" in status and "Bench.Note" in status
+        assert "imported 3 samples of 1 signal" in status and "Bench.Note" in status
         buf = ui_logger.store.get("bench.U")
         assert buf is not None and buf.unit == "V"
         x, y = buf.window(None, None)

@@ -47,6 +47,7 @@ from ...transfer.mapping import (
 from ...transfer.profiles import Profiles
 from ...transfer.readers import Source, open_source
 from ...transfer.table import ImportFileError, Table
+from ..format import plural
 from ..widgets.footer import FittingFooter
 from ..work import describe_error, rtoc_app
 from .base import RtocScreen
@@ -555,7 +556,7 @@ class ImportScreen(RtocScreen):
         self._tick()
         self.query_one("#imp-run", Button).disabled = False
         text = (
-            f"imported {rep.samples:,} samples of {rep.signals} signals "
+            f"imported {rep.samples:,} samples of {plural(rep.signals, 'signal')} "
             f"in {time.monotonic() - started:.1f} s"
         )
         if skipped:
