@@ -168,6 +168,31 @@ class ScriptOutput:
     error: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class TelegramUserInfo:
+    """A user of the Telegram bot (telegram_clients.json)."""
+
+    chat_id: int
+    name: str
+    permission: str  # blocked | read | write | admin
+    eventlevel: int
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramState:
+    """The Telegram bot of a logger: running or not, its link to Telegram and its users."""
+
+    running: bool
+    connected: bool = False
+    username: str = ""
+    users: tuple[TelegramUserInfo, ...] = ()
+    messages_sent: int = 0
+    dropped: int = 0
+    pending: int = 0
+    outage: bool = False
+    last_error: str = ""
+
+
 @dataclass(frozen=True)
 class ConfigValue:
     key: str
@@ -452,6 +477,10 @@ class LoggerClient(Protocol):
         `ClientError` for an invalid definition or without scripting. Privileged; needs a
         connection."""
         ...
+
+    # the Telegram bot (rtoc_tui.telegram), if the logger runs one
+    async def telegram(self) -> TelegramState: ...
+    async def set_telegram_role(self, chat_id: int, role: str) -> TelegramState: ...
 
     # settings
     async def config(self) -> list[ConfigValue]:

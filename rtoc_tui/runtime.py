@@ -82,7 +82,33 @@ def build_logger(
         attach_automation(logger)
         attach_tcp(logger)
         attach_web(logger)
+        attach_telegram(logger)
     return logger
+
+
+def attach_telegram(logger: Logger) -> Any:
+    """Add the Telegram bot (if telegram.active and a token) and route plugins' messages to it."""
+    cfg = logger.config.telegram
+    if not cfg.active:
+        return None
+    if not cfg.token:
+        log.error("telegram.active is set but telegram.token is empty: run 'rtoc config' to set it")
+        return None
+    try:
+        from .telegram.bot import TelegramBot
+    except ModuleNotFoundError as exc:
+        log.error(
+            "telegram.active is set but %s is not installed: pip install 'rtoc-tui[telegram]'",
+            exc.name,
+        )
+        return None
+    from .client.local import LocalClient
+
+    bot = TelegramBot(LocalClient(logger), cfg, logger.home.root)
+    logger.add_service(bot)
+    logger.telegram_sink = bot.plugin_send
+    logger.telegram = bot
+    return bot
 
 
 def attach_web(logger: Logger) -> None:
@@ -151,6 +177,11 @@ def write_status_file(logger: Logger) -> None:
             "port": logger.config.tcp.port,
         },
     }
+    bot = getattr(logger, "telegram", None)
+    if bot is not None:  # `rtoc config telegram` shows it
+        state = bot.state()
+        state.pop("users", None)  # they are in telegram_clients.json
+        data["telegram"] = state
     try:
         atomic_write_text(logger.home.status_file, json.dumps(data, indent=1))
     except OSError as exc:

@@ -71,7 +71,7 @@ RENAMED = {
 
 WHY_UNUSED = {
     "global.documentfolder": "RTOC's own folder; ours is the rtoc-tui user folder",
-    "telegram.chat_ids": "the Telegram bot is not supported",
+    "telegram.chat_ids": "RTOC 3.0's chat list; the bot keeps its users in telegram_clients.json",
     "backup.path": "RTOC's local JSON backup folder; rtoc-tui stores SQLite in data/",
 }
 
@@ -112,6 +112,9 @@ GLOBAL_EVENT_KEYS = {
 }
 GLOBAL_ACTION_KEYS = {"listenID", "parameters", "script", "active", "errors"}
 
+# The Telegram bot's own files: same format in RTOC and rtoc-tui, copied as they are.
+TELEGRAM_FILES = ("telegramActions.json", "telegram_clients.json")
+
 # RTOC's backup section meant "copy memory to PostgreSQL/a file every `intervall` s"; here
 # backup.active and backup.intervall mean "persist every sample" and "flush every N s".
 # Copying RTOC's values would silently turn persistence off or delay it by minutes.
@@ -127,8 +130,6 @@ STORAGE_KEPT = {
 
 UNUSED_FILES = {
     "plotStyles.json": "signal styles (colours, symbols) of RTOC's Qt plots; the terminal plots choose their own colours",
-    "telegramActions.json": "the Telegram bot is not supported",
-    "telegram_clients.json": "the Telegram bot is not supported",
     "backup": "RTOC's local backup folder (never implemented by RTOC)",
 }
 
@@ -182,7 +183,14 @@ def import_rtoc(
     except ConfigError as exc:
         raise ConfigError(f"{home.config_file}: {exc}") from None
 
-    known = {"config.json", "autorun_devices", "devices", "globalEvents.json", "globalActions.json"}
+    known = {
+        "config.json",
+        "autorun_devices",
+        "devices",
+        "globalEvents.json",
+        "globalActions.json",
+        *TELEGRAM_FILES,
+    }
     config_file = source / "config.json"
     if config_file.is_file():
         _import_config(config_file, cfg, report)
@@ -200,6 +208,11 @@ def import_rtoc(
     for name in ("globalEvents.json", "globalActions.json"):
         if (source / name).is_file():
             _import_global_file(
+                source / name, home.root / name, report, overwrite=overwrite, dry_run=dry_run
+            )
+    for name in TELEGRAM_FILES:
+        if (source / name).is_file():
+            _copy_file(
                 source / name, home.root / name, report, overwrite=overwrite, dry_run=dry_run
             )
     for entry in sorted(source.iterdir()):
@@ -245,7 +258,10 @@ def _import_config(path: Path, cfg: Config, report: MigrationReport) -> None:
             "0.0.0.0 (with a password) for remote clients."
         )
     if cfg.telegram.active:
-        report.notes.append("telegram.active is set, but rtoc-tui has no Telegram bot: ignored")
+        report.notes.append(
+            "telegram.active is set: the bot needs the telegram extra "
+            "(pip install 'rtoc-tui[telegram]'); see docs/telegram.md"
+        )
 
 
 def _map_gui(
@@ -372,6 +388,21 @@ def _import_devices(
         else:
             shutil.copy2(entry, dest)
     return names
+
+
+def _copy_file(
+    src: Path, dest: Path, report: MigrationReport, *, overwrite: bool, dry_run: bool
+) -> None:
+    """Copy a file the formats of which are the same in RTOC and rtoc-tui (the bot's files)."""
+    if dest.exists() and not overwrite:
+        if filecmp.cmp(src, dest, shallow=False):
+            report.notes.append(f"{src.name} is already in {dest.parent} (identical)")
+        else:
+            report.unused.append((src.name, f"{dest} exists and differs; --overwrite replaces it"))
+        return
+    report.taken.append(src.name)
+    if not dry_run:
+        shutil.copy2(src, dest)
 
 
 def _copy_name(name: str) -> str:

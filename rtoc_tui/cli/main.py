@@ -22,6 +22,7 @@ from ..wire import is_loopback
 from . import config as config_commands
 from . import data as data_commands
 from . import remote as remote_commands
+from . import telegram as telegram_commands
 from . import web as web_commands
 from .common import HomeOpt, configured_port, console, fail, open_home
 
@@ -254,7 +255,8 @@ def drivers_test(
 
 # The command groups of the other cli modules; each adds its commands to the app. They import
 # the logger's layers inside their commands, so `rtoc attach` loads neither kernel nor server.
-for _commands in (remote_commands, data_commands, config_commands, web_commands):
+# telegram_commands adds `rtoc config telegram` to the group config_commands creates.
+for _commands in (remote_commands, data_commands, config_commands, web_commands, telegram_commands):
     _commands.register(app)
 
 

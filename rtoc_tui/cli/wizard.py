@@ -311,6 +311,34 @@ def check_postgres(section: Any) -> str | None:
     return None
 
 
+def check_telegram(
+    base_url: str, token: str, timeout_s: float = 10.0
+) -> tuple[str | None, str | None]:
+    """(bot username, None) if the Bot API at base_url accepts the token, else (None, reason).
+
+    Plain urllib: the wizard must work without the telegram extra. The reason never contains
+    the token.
+    """
+    import json
+    import urllib.error
+    import urllib.request
+
+    url = f"{base_url.rstrip('/')}/bot{token}/getMe"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 (http(s) only)
+            data = json.loads(resp.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 404):
+            return None, "the Bot API rejected the token (check it with @BotFather: /token)"
+        return None, f"the Bot API answered HTTP {exc.code}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, f"cannot reach {base_url}: {str(reason).replace(token, '***')}"
+    if not isinstance(data, dict) or not data.get("ok"):
+        return None, "the Bot API did not accept the token"
+    return str((data.get("result") or {}).get("username") or ""), None
+
+
 def running_on_raspberry_pi() -> bool:
     """True on a Raspberry Pi (its device-tree model string says so)."""
     try:
@@ -339,6 +367,7 @@ class Wizard:
         *,
         serial_ports: Callable[[], list[SerialPort]] = find_serial_ports,
         pg_tester: Callable[[Any], str | None] = check_postgres,
+        telegram_tester: Callable[[str, str], tuple[str | None, str | None]] | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
         self.home = home
@@ -346,6 +375,7 @@ class Wizard:
         self.console = prompter.console
         self.serial_ports = serial_ports
         self.pg_tester = pg_tester
+        self.telegram_tester = telegram_tester or check_telegram
         self.env = dict(os.environ if env is None else env)
         # Start from the file, not the effective config: env overrides must not be baked in.
         self.file_data = read_config_file(home.config_file)
@@ -378,6 +408,7 @@ class Wizard:
         self.ask_storage()
         self.ask_ui()
         self.ask_web()
+        self.ask_telegram()
         return self.finish()
 
     # -- sections ------------------------------------------------------------------------------
@@ -669,6 +700,50 @@ class Wizard:
                 " unencrypted. For HTTPS set web.tls_cert and web.tls_key"
                 " (rtoc config set web.tls_cert /path/cert.pem)."
             )
+
+    def ask_telegram(self) -> None:
+        """telegram.active, the token (tested with getMe) and who may use the bot."""
+        self.heading("Telegram bot")
+        t = self.cfg.telegram
+        t.active = self.p.confirm(
+            "Run the Telegram bot (telegram.active)?", t.active, eof_default=t.active
+        )
+        if not t.active:
+            return
+        self.say(
+            "  Create a bot with @BotFather in Telegram (/newbot); it answers with a token like "
+            "123456789:AAB-BAABB66AA11_uGG22GH44AA55_3. See docs/telegram.md."
+        )
+        while True:
+            t.token = self.p.ask(
+                "Bot token (telegram.token)",
+                t.token,
+                text_parser(allow_empty=False),
+                shown="set, Enter keeps it" if t.token else "none",
+                secret=True,
+            )
+            self.say("  Asking the Bot API who this bot is (getMe) ...")
+            username, error = self.telegram_tester(t.base_url, t.token)
+            if error is None:
+                self.say(f"  [green]The token works: the bot is @{escape(username or '?')}.[/]")
+                break
+            self.say(f"  [red]x The token did not work:[/] {escape(error)}")
+            if (
+                self.p.choose(
+                    "Enter the token again, or keep it",
+                    ["again", "keep"],
+                    "again",
+                    eof_default="keep",
+                )
+                == "keep"
+            ):
+                self.say("  [yellow]! Kept; the logger will report the failure when it starts.[/]")
+                break
+        t.default_permission = self.p.choose(  # type: ignore[assignment]
+            "Role of new users (the first user becomes admin)",
+            ["blocked", "read", "write", "admin"],
+            t.default_permission,
+        )
 
     # -- saving --------------------------------------------------------------------------------
     def changes(self) -> list[tuple[str, Any, Any]]:

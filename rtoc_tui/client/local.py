@@ -31,6 +31,8 @@ from ..api import (
     SignalStats,
     SignalWindow,
     Status,
+    TelegramState,
+    TelegramUserInfo,
 )
 from ..config.home import get_value, update_config_file
 from ..config.schema import (
@@ -205,6 +207,44 @@ def config_of(logger: Logger) -> list[ConfigValue]:
         value = mask_secret(key, value)
         out.append(ConfigValue(key, value, prov.get(key, "default"), field_doc(f)))
     return out
+
+
+def telegram_state_of(logger: Logger) -> TelegramState:
+    """The state of the logger's Telegram bot (runtime sets `logger.telegram` when it runs)."""
+    bot = logger.telegram
+    if bot is None:
+        return TelegramState(running=False)
+    st = bot.state()
+    return TelegramState(
+        running=bool(st["running"]),
+        connected=bool(st["connected"]),
+        username=str(st["username"]),
+        users=tuple(
+            TelegramUserInfo(
+                int(u["chat_id"]), str(u["name"]), str(u["permission"]), int(u["eventlevel"])
+            )
+            for u in st["users"]
+        ),
+        messages_sent=int(st["messages_sent"]),
+        dropped=int(st["lines_dropped"]),
+        pending=int(st["pending"]),
+        outage=bool(st["outage"]),
+        last_error=str(st["last_error"]),
+    )
+
+
+def set_telegram_role_of(logger: Logger, chat_id: int, role: str) -> TelegramState:
+    """Change a bot user's role (the bot checks roles on every update, so it applies at once)."""
+    bot = logger.telegram
+    if bot is None:
+        raise ClientError(
+            "the Telegram bot is not running; change roles with 'rtoc config telegram --role'"
+        )
+    try:
+        bot.users.set_permission(int(chat_id), str(role))
+    except (ValueError, OSError) as exc:  # UsersError is a ValueError
+        raise ClientError(str(exc)) from exc
+    return telegram_state_of(logger)
 
 
 def apply_config(logger: Logger, updates: dict[str, Any]) -> None:
@@ -430,6 +470,13 @@ class LocalClient:
 
     async def set_global_action(self, name: str, spec: dict[str, Any] | None) -> None:
         await self._auto_call(self._automation().set_global_action, name, spec)
+
+    # -- the Telegram bot ---------------------------------------------------------------------
+    async def telegram(self) -> TelegramState:
+        return telegram_state_of(self.logger)
+
+    async def set_telegram_role(self, chat_id: int, role: str) -> TelegramState:
+        return await asyncio.to_thread(set_telegram_role_of, self.logger, chat_id, role)
 
     # -- settings -----------------------------------------------------------------------------
     async def config(self) -> list[ConfigValue]:

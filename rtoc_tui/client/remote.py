@@ -46,6 +46,8 @@ from ..api import (
     SignalStats,
     SignalWindow,
     Status,
+    TelegramState,
+    TelegramUserInfo,
 )
 from ..config.home import Home, resolve_home
 from ..decimate import quantize_width
@@ -673,6 +675,20 @@ class RemoteClient:
 
     async def set_global_action(self, name: str, spec: dict[str, Any] | None) -> None:
         await self.call("set_global_action", name=name, spec=spec)
+
+    # -- the Telegram bot -----------------------------------------------------------------------
+    @staticmethod
+    def _telegram_state(data: dict[str, Any]) -> TelegramState:
+        users = tuple(_build(TelegramUserInfo, u) for u in data.get("users") or ())
+        return _build(TelegramState, {**data, "users": users})
+
+    async def telegram(self) -> TelegramState:
+        return self._telegram_state(await self.call("telegram"))
+
+    async def set_telegram_role(self, chat_id: int, role: str) -> TelegramState:
+        return self._telegram_state(
+            await self.call("set_telegram_role", chat_id=int(chat_id), role=role)
+        )
 
     # -- settings -----------------------------------------------------------------------------
     async def config(self) -> list[ConfigValue]:

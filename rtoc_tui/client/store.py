@@ -31,6 +31,7 @@ from ..api import (
     SignalStats,
     SignalWindow,
     Status,
+    TelegramState,
 )
 from ..storage import StorageEngine, StorageError, StoredSignal
 
@@ -309,6 +310,13 @@ class StoreClient:
 
     async def set_global_action(self, name: str, spec: dict[str, Any] | None) -> None:
         raise ClientError(READ_ONLY.format("change global actions"))
+
+    # -- the Telegram bot: none runs without a logger ----------------------------------------------
+    async def telegram(self) -> TelegramState:
+        return TelegramState(running=False)
+
+    async def set_telegram_role(self, chat_id: int, role: str) -> TelegramState:
+        raise ClientError(READ_ONLY.format("change Telegram roles"))
 
     # -- settings: a viewer sees none (they may hold secrets) -------------------------------------
     async def config(self) -> list[ConfigValue]:

@@ -207,18 +207,42 @@ class BackupSection:
 
 @dataclass
 class TelegramSection:
-    """RTOC's Telegram bot (not supported by rtoc-tui; kept so RTOC configs load)."""
+    """RTOC's Telegram bot (docs/telegram.md); needs the `telegram` extra."""
 
-    active: bool = field(default=False, metadata=doc("Telegram bot (not supported; ignored)"))
+    active: bool = field(default=False, metadata=doc("Run the Telegram bot (needs a token)"))
     token: str = field(
-        default="", metadata=doc("Telegram bot token (never sent to clients)", secret=True)
+        default="",
+        metadata=doc(
+            "Bot token from @BotFather (never sent to clients or written to logs)", secret=True
+        ),
     )
-    default_eventlevel: int = field(default=0, metadata=doc("Default event level of new users"))
-    default_permission: str = field(
-        default="blocked", metadata=doc("Default permission of new users")
+    default_eventlevel: int = field(
+        default=0,
+        metadata=doc(
+            "Event level of new users: 0 all events, 1 warnings and errors, 2 errors, 3 none",
+            ge=0,
+            le=3,
+        ),
     )
-    inlineMenu: bool = field(default=False, metadata=doc("Inline menu"))
+    default_permission: Literal["blocked", "read", "write", "admin"] = field(
+        default="blocked",
+        metadata=doc("Role of new users (the first user is always admin)"),
+    )
+    inlineMenu: bool = field(
+        default=False, metadata=doc("Menus as buttons under the message (else a reply keyboard)")
+    )
     onlyAdmin: bool = field(default=False, metadata=doc("Only admins may use the bot"))
+    base_url: str = field(
+        default="https://api.telegram.org",
+        metadata=doc("Bot API server (change it only for a self-hosted Bot API server)"),
+    )
+    allowReboot: bool = field(
+        default=False,
+        metadata=doc("Let admins reboot the host from the bot (after a confirmation)"),
+    )
+    rebootCommand: str = field(
+        default="sudo reboot", metadata=doc("Command run to reboot the host (allowReboot)")
+    )
 
 
 @dataclass
@@ -282,9 +306,7 @@ class Config:
         default_factory=PostgresqlSection, metadata=doc("PostgreSQL")
     )
     backup: BackupSection = field(default_factory=BackupSection, metadata=doc("Persistence"))
-    telegram: TelegramSection = field(
-        default_factory=TelegramSection, metadata=doc("Telegram (unsupported)")
-    )
+    telegram: TelegramSection = field(default_factory=TelegramSection, metadata=doc("Telegram bot"))
     web: WebSection = field(default_factory=WebSection, metadata=doc("Web view"))
     tui: TuiSection = field(default_factory=TuiSection, metadata=doc("Terminal UI"))
     devices: dict[str, dict[str, Any]] = field(

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..scripting.engine import Automation
     from ..server.tcp import TcpServer
     from ..storage.service import StorageService
+    from ..telegram.bot import TelegramBot
     from ..web.service import WebServer
 
 log = logging.getLogger("rtoc.logger")
@@ -36,6 +37,9 @@ log = logging.getLogger("rtoc.logger")
 # the kill -9 guarantee (stored within two flush intervals) failed. 1 ms fixes that; the ingest
 # rate is unchanged (bench/bench_core.py, bench/bench_storage.py).
 GIL_SWITCH_INTERVAL_S = 0.001
+
+
+TelegramSink = Callable[[str, Any, bool, str], None]
 
 
 class Service(Protocol):
@@ -94,6 +98,10 @@ class Logger:
         self.automation: Automation | None = None
         self.tcp_server: TcpServer | None = None
         self.web: WebServer | None = None
+        # Where plugins' telegram_send_* calls go: (kind, payload, only_admin, source), callable
+        # from any thread. Set by the runtime when the Telegram bot runs (core never imports it).
+        self.telegram_sink: TelegramSink | None = None
+        self.telegram: TelegramBot | None = None  # the bot itself (its state for clients)
 
     @classmethod
     def from_home(cls, home: Home, cli: dict[str, Any] | None = None, **kw: Any) -> Logger:

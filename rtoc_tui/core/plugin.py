@@ -496,21 +496,49 @@ class LoggerPlugin:
     def updateInfo(self) -> None:
         """RTOC GUI hook; nothing to do here."""
 
-    def telegram_send_message(self, text: str, *args: Any, **kwargs: Any) -> None:
-        log.warning(
-            "Telegram is not supported; message from %s dropped: %s", self._devicename, text
-        )
+    def _telegram(self, kind: str, payload: Any, only_admin: bool) -> None:
+        sink = getattr(self._host, "telegram_sink", None)
+        if sink is None:
+            log.warning(
+                "Telegram bot is not running (telegram.active, telegram.token); %s from %s dropped",
+                kind,
+                self._devicename,
+            )
+            return
+        try:
+            sink(kind, payload, bool(only_admin), self._devicename)
+        except Exception as exc:  # the bot's trouble must not become the plugin's
+            log.error("telegram_send_%s from %s failed: %s", kind, self._devicename, exc)
 
-    def telegram_send_photo(self, path: str, *args: Any, **kwargs: Any) -> None:
-        log.warning("Telegram is not supported; photo from %s dropped: %s", self._devicename, path)
+    def telegram_send_message(self, text: str, onlyAdmin: bool = False, *args: Any) -> None:
+        """Send text to every Telegram user (admins only with onlyAdmin)."""
+        self._telegram("text", str(text), onlyAdmin)
 
-    def telegram_send_document(self, path: str, *args: Any, **kwargs: Any) -> None:
-        log.warning(
-            "Telegram is not supported; document from %s dropped: %s", self._devicename, path
-        )
+    def telegram_send_photo(self, path: str, onlyAdmin: bool = False, *args: Any) -> None:
+        """Send a picture file to every Telegram user (admins only with onlyAdmin)."""
+        self._telegram("photo", str(path), onlyAdmin)
 
-    def telegram_send_plot(self, *args: Any, **kwargs: Any) -> None:
-        log.warning("Telegram is not supported; plot from %s dropped", self._devicename)
+    def telegram_send_document(self, path: str, onlyAdmin: bool = False, *args: Any) -> None:
+        """Send a file to every Telegram user (admins only with onlyAdmin)."""
+        self._telegram("document", str(path), onlyAdmin)
+
+    def telegram_send_plot(
+        self,
+        signals: Mapping[str, Any] | None = None,
+        title: str = "",
+        text: str = "",
+        events: Any = None,
+        dpi: int = 100,
+        onlyAdmin: bool = False,
+    ) -> None:
+        """Send a plot of {name: [x, y]} (RTOC's form; events as [[x, text], ...])."""
+        payload = {
+            "signals": dict(signals or {}),
+            "title": str(title),
+            "text": str(text),
+            "events": list(events or []),
+        }
+        self._telegram("plot", payload, onlyAdmin)
 
 
 def __mro_entries__(bases: tuple[Any, ...]) -> tuple[type, ...]:

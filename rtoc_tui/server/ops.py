@@ -90,6 +90,8 @@ OPS: dict[str, OpSpec] = {
     "set_global_action": OpSpec(wait=True, privileged=True),
     "config": OpSpec(),
     "set_config": OpSpec(wait=True, privileged=True),
+    "telegram": OpSpec(),
+    "set_telegram_role": OpSpec(wait=True, privileged=True),
     "query": OpSpec(wait=True),
     "export": OpSpec(wait=True, privileged=True),
 }
@@ -575,6 +577,15 @@ class ExtensionOps:
 
     async def op_set_global_action(self, ctx: RequestContext, name: str, spec: Any = None) -> Any:
         return await self._automation("set_global_action", str(name), spec)
+
+    # -- the Telegram bot -----------------------------------------------------------------------
+    async def op_telegram(self, ctx: RequestContext) -> Any:
+        return L.telegram_state_of(self.logger)
+
+    async def op_set_telegram_role(self, ctx: RequestContext, chat_id: int, role: str) -> Any:
+        if isinstance(chat_id, bool) or not isinstance(chat_id, int):
+            raise OpError("chat_id must be an integer (the Telegram chat id)")
+        return await asyncio.to_thread(L.set_telegram_role_of, self.logger, chat_id, str(role))
 
     # -- settings -----------------------------------------------------------------------------
     def config_values(self) -> list[dict[str, Any]]:

@@ -228,6 +228,34 @@ async def test_scripting_answers_agree_without_automation(
         await client.run_script("print(1)")
 
 
+async def test_telegram_state_and_roles(client: LoggerClient, logger: Logger) -> None:
+    st = await client.telegram()
+    assert st.running is False and st.users == ()
+    with pytest.raises(ClientError, match="not running"):
+        await client.set_telegram_role(1, "read")
+    from rtoc_tui.telegram.bot import TelegramBot
+
+    logger.config.telegram.token = "1:not-used"
+    bot = TelegramBot(LocalClient(logger), logger.config.telegram, logger.home.root)
+    logger.telegram = bot  # as runtime.attach_telegram does
+    bot.users.register(10, "Ada", "", "blocked", 0)
+    bot.users.register(11, "Bob", "", "blocked", 2)
+    st = await client.telegram()
+    assert [(u.chat_id, u.name, u.permission, u.eventlevel) for u in st.users] == [
+        (10, "Ada", "admin", 0),
+        (11, "Bob", "blocked", 2),
+    ]
+    st = await client.set_telegram_role(11, "write")
+    assert {u.chat_id: u.permission for u in st.users}[11] == "write"
+    assert bot.users.permission(11) == "write"
+    with pytest.raises(ClientError, match="only admin"):
+        await client.set_telegram_role(10, "read")
+    with pytest.raises(ClientError, match="permission must be one of"):
+        await client.set_telegram_role(11, "root")
+    with pytest.raises(ClientError, match="no Telegram user"):
+        await client.set_telegram_role(99, "read")
+
+
 async def test_import_signals_is_one_piece(client: LoggerClient, logger: Logger) -> None:
     from rtoc_tui.api import ImportSignal
 

@@ -84,6 +84,10 @@ def test_import_maps_rtoc_3_config(rtoc_home: Path, new_home: Home) -> None:
     assert "autorun_devices: NotInstalled" in out
     assert "global.documentfolder" in out and "GUI.openGL" in out
     assert "plotStyles.json" in out and "telegram_clients.json" in out and "backup/" in out
+    # the bot's users file has the same format in both: copied as it is
+    assert (new_home.root / "telegram_clients.json").read_bytes() == (
+        rtoc_home / "telegram_clients.json"
+    ).read_bytes()
     assert "devices/README.txt" in out
     assert "pgsecret" not in out and "tcpsecret" not in out and "ABCdef" not in out
 

@@ -77,6 +77,7 @@ async def test_store_client_reads_the_history(store_client: StoreClient) -> None
     assert [e.text for e in evs] == ["filled", "too warm", "valve stuck"]
     assert await store_client.events_since(evs[-1].seq) == []
     assert await store_client.devices() == [] and await store_client.config() == []
+    assert (await store_client.telegram()).running is False
 
 
 @pytest.mark.parametrize(
@@ -89,6 +90,7 @@ async def test_store_client_reads_the_history(store_client: StoreClient) -> None
         lambda c: c.start_device("Generator"),
         lambda c: c.run_script("print(1)"),
         lambda c: c.set_config({"tcp.port": 1}),
+        lambda c: c.set_telegram_role(1, "admin"),
     ],
 )
 async def test_store_client_refuses_every_change(store_client: StoreClient, call: Any) -> None:

@@ -46,6 +46,8 @@ FIELDS: tuple[Field, ...] = (
     Field("tui.signalInactivityTimeout", "Signal inactive after (s)", "float"),
     Field("tui.xTimeBase", "Time axis relative to now", "bool"),
     Field("tui.theme", "Theme", "theme"),
+    Field("telegram.active", "Telegram bot", "bool", "applies when the logger starts"),
+    Field("telegram.token", "Telegram bot token", "secret", "from @BotFather; ctrl+t: users"),
 )
 
 
@@ -60,6 +62,7 @@ class SettingsScreen(RtocScreen):
         Binding("ctrl+s", "save", "Save", id="settings.save"),
         Binding("escape", "back", "Back", id="settings.back"),
         Binding("ctrl+r", "reload", "Reload", id="settings.reload"),
+        Binding("ctrl+t", "telegram", "Telegram users", id="settings.telegram"),
     ]
 
     def __init__(self) -> None:
@@ -186,6 +189,11 @@ class SettingsScreen(RtocScreen):
 
     def action_reload(self) -> None:
         self.reload()
+
+    def action_telegram(self) -> None:
+        from .telegram import TelegramScreen
+
+        self.app.push_screen(TelegramScreen())
 
     def action_back(self) -> None:
         self.app.pop_screen()
