@@ -36,8 +36,13 @@ from ..config.schema import (
     mask_secret,
 )
 from ..core import introspect
+from ..core.buffer import BufferFull
 from ..core.devices import DeviceError
 from ..core.logger import Logger
+from ..core.store import retry_full
+
+# How long a send waits for storage to make room before it is refused (back-pressure).
+SEND_WAIT_S = 10.0
 
 # Config keys whose values never leave the logger (the UI shows that a value is set, not it).
 
@@ -156,7 +161,13 @@ def apply_config(logger: Logger, updates: dict[str, Any]) -> None:
         setattr(logger.config.section(section), name, get_value(cfg, key))
         logger.loaded.provenance[key] = "file"
     if "global.recordLength" in updates:
-        logger.store.resize(logger.config.global_.recordLength)
+        try:  # samples a smaller ring would drop are stored first (waits up to store.block_s)
+            logger.store.resize(logger.config.global_.recordLength)
+        except BufferFull as exc:
+            raise ClientError(
+                f"recordLength is saved but not applied yet: {exc}. It applies at the next "
+                "start, or set it again once storage has caught up"
+            ) from exc
 
 
 class LocalClient:
@@ -258,13 +269,20 @@ class LocalClient:
         units = units or {}
         names = list(values)
         try:
-            self.logger.stream(
-                [values[n] for n in names],
-                names,
-                dname=dname,
-                unit=[units.get(n, "") for n in names],
-                x=None if x is None else [x] * len(names),
+            await retry_full(
+                self.logger.store,
+                lambda: self.logger.stream(
+                    [values[n] for n in names],
+                    names,
+                    dname=dname,
+                    unit=[units.get(n, "") for n in names],
+                    x=None if x is None else [x] * len(names),
+                    wait=0.0,
+                ),
+                SEND_WAIT_S,
             )
+        except BufferFull as exc:
+            raise ClientError(exc.advice()) from exc
         except (TypeError, ValueError) as exc:
             raise ClientError(str(exc)) from exc
 

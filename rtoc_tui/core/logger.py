@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,9 @@ log = logging.getLogger("rtoc.logger")
 # the kill -9 guarantee (stored within two flush intervals) failed. 1 ms fixes that; the ingest
 # rate is unchanged (bench/bench_core.py, bench/bench_storage.py).
 GIL_SWITCH_INTERVAL_S = 0.001
+# Shutdown: drivers get this long to stop (all at once); a hung one is abandoned (its thread is
+# a daemon) so the final flush still runs, with its own budget (StorageService.stop).
+DRIVER_STOP_BUDGET_S = 3.0
 
 
 class Service(Protocol):
@@ -110,8 +114,11 @@ class Logger:
         x: Any = None,
         slist: Any = None,
         sdict: Any = None,
+        wait: float | None = None,
     ) -> int:
-        return ingest.stream(self.store, dname, y, snames, unit, x, slist, sdict)
+        """Store samples (RTOC's stream() forms); BufferFull (nothing stored) when storage
+        cannot make room within wait seconds (default: the store's block_s)."""
+        return ingest.stream(self.store, dname, y, snames, unit, x, slist, sdict, wait)
 
     def plot(
         self,
@@ -121,8 +128,9 @@ class Logger:
         dname: str = "noDevice",
         unit: str = "",
         hold: str = "off",
+        wait: float | None = None,
     ) -> None:
-        self.store.plot(x, y, sname, dname, unit, hold=hold)
+        self.store.plot(x, y, sname, dname, unit, hold=hold, wait=wait)
 
     def event(
         self,
@@ -163,14 +171,64 @@ class Logger:
                 started = await asyncio.to_thread(self.devices.autorun, names)
                 log.info("autorun: started %s", ", ".join(started) or "nothing")
 
-    async def stop(self) -> None:
-        """Stop drivers first (no new data), then services in reverse order (flushing)."""
-        await asyncio.to_thread(self.devices.stop_all)
+    async def stop(self, drivers_budget_s: float = DRIVER_STOP_BUDGET_S) -> list[str]:
+        """Stop taking data, then flush: services that accept data from outside (`ingress`, the
+        TCP server) first, so nothing is acknowledged after this point; then the drivers, all
+        at once, abandoning those still hung after drivers_budget_s; then the other services in
+        reverse start order (storage's final flush last, with its own budget).
+        Returns the names of abandoned drivers."""
+        ingress = [s for s in self.services if getattr(s, "ingress", False)]
+        for svc in reversed(ingress):
+            await self._stop_service(svc)
+        abandoned = await self._stop_drivers(drivers_budget_s)
         for svc in reversed(self.services):
+            if svc not in ingress:
+                await self._stop_service(svc)
+        return abandoned
+
+    async def _stop_service(self, svc: Service) -> None:
+        try:
+            await svc.stop()
+        except Exception:
+            log.exception("service %s failed while stopping", svc.name)
+
+    async def _stop_drivers(self, budget_s: float) -> list[str]:
+        """Stop every running driver in a daemon thread of its own; wait at most budget_s."""
+        loop = asyncio.get_running_loop()
+        waits: dict[str, asyncio.Future[None]] = {}
+
+        def stop_one(name: str, fut: asyncio.Future[None]) -> None:
             try:
-                await svc.stop()
-            except Exception:
-                log.exception("service %s failed while stopping", svc.name)
+                self.devices.stop(name)
+            finally:
+                try:
+                    loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(None))
+                except RuntimeError:  # the loop is gone: we were abandoned long ago
+                    pass
+
+        for name in list(self.devices.running()):
+            fut = waits[name] = loop.create_future()
+            threading.Thread(
+                target=stop_one, args=(name, fut), name=f"rtoc-stop-{name}", daemon=True
+            ).start()
+        if not waits:
+            return []
+        await asyncio.wait(list(waits.values()), timeout=budget_s)
+        hung = [name for name, fut in waits.items() if not fut.done()]
+        for name in hung:
+            log.error(
+                "device %s did not stop within %.0f s; abandoning it so the final flush can run",
+                name,
+                budget_s,
+            )
+            self.event(
+                f"{name} did not stop within {budget_s:.0f} s and was abandoned at shutdown",
+                dname=name,
+                sname="error",
+                priority=2,
+                id="deviceAbandoned",
+            )
+        return hung
 
     # -- status ---------------------------------------------------------------------------------
     def samples_per_s(self) -> float:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from . import ingest
+from .buffer import BufferFull
 from .settings import Setting, validate_settings
 
 log = logging.getLogger("rtoc.plugin")
@@ -74,6 +75,8 @@ class LoggerPlugin:
         self._failures = 0
         self._last_error: str | None = None
         self._state_lock = threading.Lock()
+        # storage could not keep up (the signal): reported once, then refused without waiting
+        self._storage_overflow: str | None = None
         given = getattr(_construction, "settings", None)
         self.settings: dict[str, Any] = validate_settings(self._registry_name, self.SETTINGS, given)
         try:
@@ -130,14 +133,51 @@ class LoggerPlugin:
                 x = time.time()
             elif type(x) is not float and type(x) is not int:
                 x = x[0]
-            host.store.append_one(dname, snames, x, y, unit)
-            return True
-        try:
-            ingest.stream(host.store, dname, y, snames, unit, x, slist, sdict)
-        except (TypeError, ValueError) as exc:
-            log.error("STREAM_ERROR from %s: %s", self._devicename, exc)
-            return False
+            try:
+                # after an overflow was reported, refuse at once instead of blocking each call
+                host.store.append_one(
+                    dname, snames, x, y, unit, 0.0 if self._storage_overflow else None
+                )
+            except BufferFull as exc:
+                return self._overflowed(exc)
+        else:
+            try:
+                wait = 0.0 if self._storage_overflow else None
+                ingest.stream(host.store, dname, y, snames, unit, x, slist, sdict, wait)
+            except BufferFull as exc:
+                return self._overflowed(exc)
+            except (TypeError, ValueError) as exc:
+                log.error("STREAM_ERROR from %s: %s", self._devicename, exc)
+                return False
+        if self._storage_overflow is not None:
+            self._overflow_ended()
         return True
+
+    def _overflowed(self, exc: BufferFull) -> bool:
+        """Storage did not make room within the store's block_s: these samples are refused
+        (never stored samples dropped). Reported once per episode, as an event and in the log."""
+        if self._storage_overflow is None:
+            self._storage_overflow = exc.name
+            text = (
+                f"{self._devicename}: storage cannot keep up, new samples are refused until it "
+                f"does ({exc})"
+            )
+            log.error("STREAM_OVERFLOW %s", text)
+            host = self._host
+            if host is not None:
+                host.events.add(
+                    text,
+                    dname="RTOC",
+                    sname="storage",
+                    priority=2,
+                    id="storageOverflow",
+                    value=exc.name,
+                )
+        return False
+
+    def _overflow_ended(self) -> None:
+        log.warning("%s: storage caught up, samples are stored again", self._devicename)
+        self._storage_overflow = None
 
     def plot(
         self,
@@ -163,7 +203,11 @@ class LoggerPlugin:
         if autoResize and len(x) > host.store.record_length:
             host.store.resize(len(x))
         try:
-            host.store.plot(x, y, sname, dname, unit, hold=hold)
+            host.store.plot(
+                x, y, sname, dname, unit, hold=hold, wait=0.0 if self._storage_overflow else None
+            )
+        except BufferFull as exc:
+            return self._overflowed(exc)
         except (TypeError, ValueError) as exc:
             log.error("PLOT_ERROR from %s: %s", self._devicename, exc)
             return False

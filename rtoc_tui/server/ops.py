@@ -26,9 +26,11 @@ from .. import wire
 from ..api import ClientError
 from ..client import local as L
 from ..config.schema import SECRET_MASK, ConfigError, is_secret, is_secret_name
+from ..core.buffer import BufferFull
 from ..core.logger import Logger
+from ..core.store import retry_full
 from ..decimate import grid_points
-from .rtoc_keys import RequestContext, jsonable
+from .rtoc_keys import ADMIT_WAIT_S, RequestContext, jsonable
 
 PROTOCOL_VERSION = 1
 MAX_READ_SAMPLES = 2_000_000  # per signal and read_since call; the client asks again for more
@@ -395,7 +397,23 @@ class ExtensionOps:
             raise OpError(f"x and y must be base64 float64 arrays: {exc}") from None
         if len(xa) != len(ya):
             raise OpError(f"x and y differ in length ({len(xa)} != {len(ya)})")
-        self.logger.store.append(dname, sname, xa, ya, None if unit is None else str(unit))
+        store = self.logger.store
+        u = None if unit is None else str(unit)
+        cap = store.record_length
+        done = 0
+        try:
+            # in ring-sized pieces, each waiting for storage to make room (back-pressure)
+            for i in range(0, len(xa), cap):
+                xs, ys = xa[i : i + cap], ya[i : i + cap]
+                await retry_full(
+                    store,
+                    lambda xs=xs, ys=ys: store.append(dname, sname, xs, ys, u, 0.0),
+                    ADMIT_WAIT_S,
+                )
+                done += len(xs)
+        except BufferFull as exc:
+            stored = f"the first {done} samples were stored, " if done else ""
+            raise OpError(f"{stored}{exc.advice()}") from None
         return len(xa)
 
     async def op_clear_signals(self, ctx: RequestContext, names: list[str] | None = None) -> None:

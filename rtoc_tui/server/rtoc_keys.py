@@ -25,9 +25,11 @@ import numpy as np
 from .. import wire
 from ..config.schema import SECRET_MASK, is_secret_name
 from ..core import introspect
+from ..core.admission import MAX_TEXT, InvalidInput, check_name, check_text, check_value
+from ..core.buffer import BufferFull
 from ..core.devices import DeviceError
 from ..core.logger import Logger
-from ..core.store import HOLD_MODES
+from ..core.store import HOLD_MODES, retry_full
 
 log = logging.getLogger("rtoc.server")
 
@@ -55,6 +57,9 @@ _SENT_HEAD = b'{"error":false,"sent":true,'
 _NUMBER = (float, int)  # exact types: bool is not a number here
 _CALL_RE = re.compile(r"\s*([A-Za-z_]\w*)\s*\((.*)\)\s*", re.S)
 MAX_CALL_TEXT = 10_000
+# How long a data request waits for storage to make room in the ring before it is refused with
+# an error reply (never acknowledged and then dropped). Its connection waits meanwhile.
+ADMIT_WAIT_S = 10.0
 
 
 class RequestError(Exception):
@@ -155,7 +160,7 @@ class RequestHandler:
             first = coro.send(None)
         except StopIteration as done:
             return self._encode(done.value, msg, raw)
-        except RequestError as exc:
+        except (RequestError, InvalidInput) as exc:
             return error_reply(str(exc))
         # It waited after all (a helper became asynchronous): finish it as a task.
         return self._finish_later(_Resume(coro, first), msg, raw)
@@ -163,16 +168,42 @@ class RequestHandler:
     async def _finish_later(self, rest: _Resume, msg: dict[str, Any], raw: bytes | None) -> bytes:
         try:
             ans = await rest
-        except RequestError as exc:
+        except (RequestError, InvalidInput) as exc:
             return error_reply(str(exc))
         return self._encode(ans, msg, raw)
 
-    def handle_data(self, msg: dict[str, Any], raw: bytes | None) -> bytes:
-        """The hot path, a request with data keys only: the reply is fixed plus the echo."""
+    def handle_data(
+        self, msg: dict[str, Any], raw: bytes | None
+    ) -> bytes | Coroutine[Any, Any, bytes]:
+        """The hot path, a request with data keys only: the reply is fixed plus the echo, or a
+        coroutine that waits for storage to make room first (back-pressure)."""
         try:
             self.ingest(msg)
+        except (RequestError, InvalidInput) as exc:
+            return error_reply(str(exc))
+        except BufferFull as exc:
+            return self._data_later(msg, raw, exc)
+        return self._sent_reply(msg, raw)
+
+    async def _data_later(self, msg: dict[str, Any], raw: bytes | None, full: BufferFull) -> bytes:
+        try:
+            await self.ingest_waiting(msg, full)
         except RequestError as exc:
             return error_reply(str(exc))
+        return self._sent_reply(msg, raw)
+
+    async def ingest_waiting(self, msg: dict[str, Any], full: BufferFull) -> None:
+        """Retry an ingest that found no room until storage made some (RequestError with what
+        to do if not within ADMIT_WAIT_S). Ingest is all or nothing: a retry never stores a
+        sample twice."""
+        if full.need > full.capacity:
+            raise RequestError(full.advice())
+        try:
+            await retry_full(self.logger.store, lambda: self.ingest(msg), ADMIT_WAIT_S)
+        except BufferFull as exc:
+            raise RequestError(exc.advice()) from None
+
+    def _sent_reply(self, msg: dict[str, Any], raw: bytes | None) -> bytes:
         if raw is not None:
             body = raw.lstrip()
             if body[:1] == b"{":  # data keys never collide with answer keys: echo the text
@@ -184,7 +215,7 @@ class RequestHandler:
     ) -> bytes:
         try:
             ans = await self.answer(msg, ctx)
-        except RequestError as exc:
+        except (RequestError, InvalidInput) as exc:
             return error_reply(str(exc))
         return self._encode(ans, msg, raw)
 
@@ -220,7 +251,10 @@ class RequestHandler:
         """RTOC's answer dict for one request, key by key in RTOC's order."""
         ans: dict[str, Any] = {"error": False}
         if "y" in msg:
-            self.ingest(msg)
+            try:
+                self.ingest(msg)
+            except BufferFull as exc:
+                await self.ingest_waiting(msg, exc)
             ans["sent"] = True
         if "getSignalList" in msg:
             ans["signalList"] = self.signal_list()
@@ -262,6 +296,8 @@ class RequestHandler:
             self._plot(dname, x, y, sname, unit, msg.get("hold", "off"))
             return
         if isinstance(y, str):  # RTOC: a text y is an event
+            check_text("event text (y)", y, MAX_TEXT)
+            check_name("dname", dname)
             self.logger.event(y, sname="noName", dname=dname)
             return
         if isinstance(y, (int, float)):
@@ -288,11 +324,13 @@ class RequestHandler:
         store = self.logger.store
         if x is None and all(type(v) is float or type(v) is int for v in y):
             now = time.time()
-            for v, s, u in zip(y, names, units, strict=True):
-                store.append_one(dname, s, now, float(v), u)
+            store.apply(
+                [(dname, s, now, float(v), u) for v, s, u in zip(y, names, units, strict=True)],
+                0.0,
+            )
             return
         try:
-            self.logger.stream(y, names, dname=dname, unit=units, x=x)
+            self.logger.stream(y, names, dname=dname, unit=units, x=x, wait=0.0)
         except (TypeError, ValueError) as exc:
             raise RequestError(f"cannot store the data: {exc}") from None
 
@@ -337,11 +375,13 @@ class RequestHandler:
                 for i, s in enumerate(sname):
                     lists.setdefault(s, []).append(i)
                 groups = {s: np.asarray(ii) for s, ii in lists.items()}
-            for s, ii in groups.items():
-                last = int(ii[-1])
-                self.logger.store.append(
-                    dname, s, xa[ii], ya[ii], "" if unit is None else unit[last]
-                )
+            self.logger.store.apply(
+                [
+                    (dname, s, xa[ii], ya[ii], "" if unit is None else unit[int(ii[-1])])
+                    for s, ii in groups.items()
+                ],
+                0.0,
+            )
             return True
         for i in range(n):
             if (
@@ -351,15 +391,19 @@ class RequestHandler:
                 or (unit is not None and type(unit[i]) is not str)
             ):
                 return False
-        append = self.logger.store.append_one
-        for i in range(n):
-            append(
-                dname,
-                sname[i],
-                now if x is None else float(x[i]),
-                float(y[i]),
-                "" if unit is None else unit[i],
-            )
+        self.logger.store.apply(
+            [
+                (
+                    dname,
+                    sname[i],
+                    now if x is None else float(x[i]),
+                    float(y[i]),
+                    "" if unit is None else unit[i],
+                )
+                for i in range(n)
+            ],
+            0.0,
+        )
         return True
 
     def _plot(self, dname: str, x: Any, y: Any, sname: Any, unit: Any, hold: Any) -> None:
@@ -379,7 +423,7 @@ class RequestHandler:
         xa = np.arange(len(ya), dtype=float) if x is None else _float_array(x, "x")
         if len(xa) != len(ya):
             raise RequestError(f"x and y differ in length ({len(xa)} != {len(ya)})")
-        self.logger.plot(xa, ya, sname=sname, dname=dname, unit=unit, hold=hold)
+        self.logger.plot(xa, ya, sname=sname, dname=dname, unit=unit, hold=hold, wait=0.0)
 
     def add_event(self, ev: Any) -> None:
         """`event`: RTOC's addNewEvent(text, sname, dname, x, priority, id, value) as a list,
@@ -396,9 +440,14 @@ class RequestHandler:
         text = str(ev.get("text", ""))
         sname = ev.get("sname") if isinstance(ev.get("sname"), str) else "noName"
         dname = ev.get("dname") if isinstance(ev.get("dname"), str) else "noDevice"
+        check_text("event text", text, MAX_TEXT)
+        check_name("event sname", sname)
+        check_name("event dname", dname)
+        check_value(ev.get("value"))
         ev_id = ev.get("id")
         if ev_id is None:  # RTOC derives an id from the names and text
             ev_id = hashlib.sha1((sname + dname + text).encode()).hexdigest()
+        check_name("event id", str(ev_id))
         x = ev.get("x")
         if x is not None and not isinstance(x, (int, float)):
             raise RequestError("event x must be a number")
@@ -648,7 +697,12 @@ class RequestHandler:
                     if value < 1:
                         out[call] = False
                     else:
-                        store.resize(value)
+                        try:  # samples the smaller ring drops are stored first
+                            await store.resize_waiting(value, ADMIT_WAIT_S)
+                        except BufferFull as exc:
+                            log.warning("resize to %d refused: %s", value, exc)
+                            out[call] = False
+                            continue
                         self.logger.config.global_.recordLength = value
                         out[call] = True
             elif call == "export":
