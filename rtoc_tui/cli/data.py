@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ..config.home import Home, load_config, resolve_home
+from ..config.home import FolderLock, Home, load_config, resolve_home
 from ..config.schema import ConfigError
 from .common import HomeOpt, console, err_console, fail
 
@@ -143,6 +143,19 @@ def import_cmd(
     except CsvImportError as exc:
         raise fail(str(exc)) from exc
     h, engine = _open(home)
+    running = FolderLock(h).holder()
+    if running is not None:
+        if apply_settings:
+            engine.close()  # type: ignore[attr-defined]
+            raise fail(
+                f"a logger is running on {h.root} (PID {running.get('pid', '?')}): it owns "
+                "config.json. Stop it to import with --apply-settings, or import without it"
+            )
+        # the store takes writers one transaction at a time: importing beside it is safe
+        err_console.print(
+            f"note: a logger is running on this folder (PID {running.get('pid', '?')}); the "
+            "import goes into its store beside it"
+        )
     try:
         with RichProgress(err_console) as progress:
             data = read_file(str(file), fmt, mapping, progress)
