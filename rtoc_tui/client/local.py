@@ -7,6 +7,7 @@ waits on I/O; everything else is a quick in-memory read that returns copies.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from ..api import (
@@ -204,13 +205,13 @@ class LocalClient:
 
     async def start_device(self, name: str) -> DeviceInfo:
         try:
-            await asyncio.to_thread(self.logger.devices.start, name)
+            await self.logger.run_in("device", self.logger.devices.start, name)
         except DeviceError as exc:
             raise ClientError(str(exc)) from exc
         return self._device(name)
 
     async def stop_device(self, name: str) -> DeviceInfo:
-        await asyncio.to_thread(self.logger.devices.stop, name)
+        await self.logger.run_in("device", self.logger.devices.stop, name)
         return self._device(name)
 
     def _plugin(self, device: str) -> Any:
@@ -234,8 +235,12 @@ class LocalClient:
     ) -> Any:
         plugin = self._plugin(device)
         try:
-            return await asyncio.to_thread(
-                introspect.call_function, plugin, name, *(args or []), **(kwargs or {})
+            return await self.logger.run_in(
+                "device",
+                functools.partial(introspect.call_function, **(kwargs or {})),
+                plugin,
+                name,
+                *(args or []),
             )
         except introspect.IntrospectionError as exc:
             raise ClientError(str(exc)) from exc
@@ -386,10 +391,10 @@ class LocalClient:
                 raise ClientError(f"no signal named {name!r}")
             x, y = buf.window(xmin, xmax, max_n)
             return SignalWindow(name, buf.unit, x, y)
-        unit = await asyncio.to_thread(storage.unit, name)
+        unit = await self.logger.run_in("storage", storage.unit, name)
         if unit is None:
             raise ClientError(f"no signal named {name!r}")
-        x, y = await asyncio.to_thread(storage.query, name, xmin, xmax, max_n)
+        x, y = await self.logger.run_in("storage", storage.query, name, xmin, xmax, max_n)
         return SignalWindow(name, unit, x, y)
 
     async def export(
@@ -403,7 +408,9 @@ class LocalClient:
         from ..transfer import ExportError, export_logger  # transfer imports this module
 
         try:
-            out = await asyncio.to_thread(export_logger, self.logger, path, names, xmin, xmax, fmt)
+            out = await self.logger.run_in(
+                "storage", export_logger, self.logger, path, names, xmin, xmax, fmt
+            )
         except (ExportError, OSError) as exc:
             raise ClientError(f"export failed: {exc}") from exc
         return str(out)

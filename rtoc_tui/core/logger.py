@@ -5,11 +5,13 @@ storage, automation), with one start/stop lifecycle. Never imports Textual.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -39,6 +41,8 @@ GIL_SWITCH_INTERVAL_S = 0.001
 # Shutdown: drivers get this long to stop (all at once); a hung one is abandoned (its thread is
 # a daemon) so the final flush still runs, with its own budget (StorageService.stop).
 DRIVER_STOP_BUDGET_S = 3.0
+# Worker threads per pool (Logger.run_in): device calls may hang, so they get more.
+POOL_SIZES = {"device": 16, "storage": 4}
 
 
 class Service(Protocol):
@@ -91,6 +95,9 @@ class Logger:
         self.clients = 0  # set by the TCP server
         # Service slots, filled by rtoc_tui.runtime.build_logger as the config asks; None when
         # that part is off (or, in tests, not built).
+        # Blocking work leaves the loop on pools of its own: eight hung device calls must not
+        # make a storage query wait (they used to share asyncio's default executor).
+        self._pools: dict[str, ThreadPoolExecutor] = {}
         self.storage: StorageService | None = None
         self.automation: Automation | None = None
         self.tcp_server: TcpServer | None = None
@@ -146,6 +153,17 @@ class Logger:
             text, dname=dname, sname=sname, priority=priority, id=id, value=value, x=x
         )
 
+    # -- thread pools -----------------------------------------------------------------------------
+    async def run_in(self, pool: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args) on the named pool: "device" (driver code) or "storage" (reads, exports)."""
+        ex = self._pools.get(pool)
+        if ex is None:
+            ex = self._pools.setdefault(
+                pool,
+                ThreadPoolExecutor(POOL_SIZES.get(pool, 4), thread_name_prefix=f"rtoc-{pool}"),
+            )
+        return await asyncio.get_running_loop().run_in_executor(ex, functools.partial(fn, *args))
+
     # -- lifecycle ------------------------------------------------------------------------------
     def add_service(self, service: Service) -> None:
         self.services.append(service)
@@ -184,6 +202,9 @@ class Logger:
         for svc in reversed(self.services):
             if svc not in ingress:
                 await self._stop_service(svc)
+        pools, self._pools = self._pools, {}
+        for ex in pools.values():  # a hung device call must not hold up the exit
+            ex.shutdown(wait=False, cancel_futures=True)
         return abandoned
 
     async def _stop_service(self, svc: Service) -> None:

@@ -32,6 +32,8 @@ log = logging.getLogger("rtoc.plugin")
 _construction = threading.local()  # set by the DeviceManager while it builds a plugin
 
 BACKOFF_MAX_S = 30.0
+# A timer call running longer than this (or 10 periods) marks its driver `stuck` (watchdog).
+STUCK_MIN_S = 10.0
 
 
 def construction_context(host: Any, name: str, settings: Mapping[str, Any] | None) -> Any:
@@ -317,14 +319,30 @@ class LoggerPlugin:
     # -- state and failure isolation --------------------------------------------------------
     @property
     def _state(self) -> tuple[str, str]:
-        """('running' | 'stopped' | 'error', reason)."""
+        """('running' | 'stuck' | 'stopped' | 'error', reason)."""
         if self._last_error is not None:
             return "error", self._last_error
+        stuck = self._stuck_since()
+        if stuck is not None:
+            return "stuck", (
+                f"timer blocked since {time.strftime('%H:%M:%S', time.localtime(stuck))} "
+                f"({time.time() - stuck:.0f} s): the device does not answer"
+            )
         if self._timer is not None and self._timer.running:
             return "running", ""
         if self.run:
             return "running", ""
         return "stopped", ""
+
+    def _stuck_since(self) -> float | None:
+        """Wall time when the current timer call began, if it has run far longer than its
+        period (STUCK_MIN_S, or 10 periods for slow samplerates); None when it is healthy."""
+        timer = self._timer
+        since = None if timer is None else timer.tick_since
+        if since is None:
+            return None
+        limit = max(STUCK_MIN_S, 10.0 / max(self._samplerate, 1e-9))
+        return since if time.time() - since > limit else None
 
     def _report_failure(self, exc: BaseException) -> float:
         """Record a failed poll; returns the back-off delay before the next try in s."""
@@ -459,6 +477,7 @@ class _PerpetualTimer:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self.tick_since: float | None = None  # wall time the running call began (watchdog)
 
     @property
     def running(self) -> bool:
@@ -494,12 +513,15 @@ class _PerpetualTimer:
         plugin = self._plugin
         next_t = time.monotonic()
         while not stop.is_set():
+            self.tick_since = time.time()
             try:
                 self._fn()
             except Exception as exc:
+                self.tick_since = None
                 delay = plugin._report_failure(exc)
                 next_t = time.monotonic() + delay
             else:
+                self.tick_since = None
                 if plugin._last_error is not None:
                     plugin._report_ok()
                 period = 1.0 / plugin._samplerate

@@ -10,7 +10,6 @@ docs/protocol.md. Our own operations live under the key `rtoc` (server/ops.py).
 from __future__ import annotations
 
 import ast
-import asyncio
 import hashlib
 import logging
 import re
@@ -237,11 +236,14 @@ class RequestHandler:
         ext = msg.get("rtoc")
         return isinstance(ext, dict) and self.ops.needs_wait(ext)
 
-    async def blocking(self, ctx: RequestContext, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run fn in a worker thread (or right here for inline requests)."""
+    async def blocking(
+        self, ctx: RequestContext, pool: str, fn: Callable[..., Any], *args: Any
+    ) -> Any:
+        """Run fn on the logger's "device" or "storage" pool (or right here for inline
+        requests)."""
         if ctx.inline:
             return fn(*args)
-        return await asyncio.to_thread(fn, *args)
+        return await self.logger.run_in(pool, fn, *args)
 
     @property
     def storage(self) -> Any:
@@ -259,7 +261,7 @@ class RequestHandler:
         if "getSignalList" in msg:
             ans["signalList"] = self.signal_list()
         if "getPluginList" in msg:
-            ans["pluginList"] = await self.blocking(ctx, self.plugin_list)
+            ans["pluginList"] = await self.blocking(ctx, "device", self.plugin_list)
         if "event" in msg:
             self.add_event(msg["event"])
         if "getEventList" in msg:
@@ -273,7 +275,7 @@ class RequestHandler:
         if "getSession" in msg:
             ans["session"] = self.session()
         if "plugin" in msg:
-            ans["plugin"] = await self.blocking(ctx, self.plugins, msg["plugin"])
+            ans["plugin"] = await self.blocking(ctx, "device", self.plugins, msg["plugin"])
         if "logger" in msg:
             ans["logger"] = await self.logger_calls(msg["logger"], ctx)
         if "rtoc" in msg:
@@ -533,7 +535,7 @@ class RequestHandler:
             name = f"{dname}.{sname}"
             b = store.get(name)
             if req.get("database", True) and self.storage is not None:
-                x, y = await self.blocking(ctx, self.stored_window, name, xmin, xmax, n)
+                x, y = await self.blocking(ctx, "storage", self.stored_window, name, xmin, xmax, n)
             elif b is not None:
                 x, y = b.window(xmin, xmax, n)
             else:

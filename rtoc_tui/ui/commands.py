@@ -54,7 +54,7 @@ class RtocCommands(Provider):
     def _commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
         app = self._app()
         for d in app.state.devices:
-            verb = "Stop" if d.state == "running" else "Start"
+            verb = "Stop" if d.state in ("running", "stuck") else "Start"
             yield (
                 f"{verb} device {d.name}",
                 f"{d.state}{': ' + d.reason if d.reason else ''}",

@@ -16,8 +16,13 @@ from ..state import LoggerState
 from ..work import client_call, rtoc_app
 from .base import Pane
 
-STATE_STYLES = {"running": "bold green", "stopped": "dim", "error": "bold red"}
-STATE_MARKS = {"running": "●", "stopped": "○", "error": "✖"}
+STATE_STYLES = {
+    "running": "bold green",
+    "stuck": "bold yellow",  # running, but its timer call hangs (the reason says since when)
+    "stopped": "dim",
+    "error": "bold red",
+}
+STATE_MARKS = {"running": "●", "stuck": "◐", "stopped": "○", "error": "✖"}
 
 
 class DevicesTable(DataTable[Any]):
@@ -129,7 +134,7 @@ class DevicesPane(Pane):
         """Start a stopped (or failed) driver, stop a running one."""
         d = self._devices.get(name)
         if start is None:
-            start = d is None or d.state != "running"
+            start = d is None or d.state not in ("running", "stuck")
         client = rtoc_app(self).client
         self._busy.add(name)
 
