@@ -114,6 +114,7 @@ def write_status_file(logger: Logger) -> None:
         "clients": s.clients,
         "storage": s.storage,
         "storage_lag_s": s.storage_lag_s,
+        "retention": None if logger.storage is None else logger.storage.retention.describe(),
         "tcp": {
             "active": logger.config.tcp.active,
             "host": logger.config.tcp.host,

@@ -341,6 +341,64 @@ class StorageEngine:
             ],
         )
 
+    # -- retention (its own thread, a batch of blocks per transaction) -------------------------
+    def delete_blocks(
+        self,
+        sig_id: int | None,
+        before: float | None,
+        max_blocks: int,
+        max_samples: int | None = None,
+    ) -> tuple[int, float | None]:
+        """Delete up to max_blocks whole blocks, oldest first: of one signal ending before
+        `before`, or (sig_id None) of all this logger's signals; stop after the block that
+        reaches max_samples. Returns (samples deleted, the newest x deleted)."""
+        where = "b.signal_id = ?" if sig_id is not None else "s.logger_id = ?"
+        params: list[Any] = [sig_id if sig_id is not None else self.logger_id]
+        if before is not None:
+            where += " AND b.xhi < ?"
+            params.append(before)
+        with self._wlock:
+            if self._w is None:
+                raise StorageError("not open")
+            try:
+                with self._tx(self._w) as cur:
+                    cur.execute(
+                        self._q(
+                            "SELECT b.id, b.n, b.xhi FROM rtoc_blocks b JOIN rtoc_signals s ON "
+                            f"s.id = b.signal_id WHERE {where} ORDER BY b.xhi LIMIT ?"
+                        ),
+                        (*params, max_blocks),
+                    )
+                    rows = cur.fetchall()
+                    if max_samples is not None:
+                        total, keep = 0, 0
+                        for keep, r in enumerate(rows, 1):  # noqa: B007
+                            total += int(r[1])
+                            if total >= max_samples:
+                                break
+                        rows = rows[:keep]
+                    if not rows:
+                        return 0, None
+                    ids = [(int(r[0]),) for r in rows]
+                    cur.executemany(self._q("DELETE FROM rtoc_block_data WHERE id = ?"), ids)
+                    cur.executemany(self._q("DELETE FROM rtoc_blocks WHERE id = ?"), ids)
+            except Exception as exc:
+                raise StorageError(self._classify(exc)) from exc
+        return sum(int(r[1]) for r in rows), max(float(r[2]) for r in rows)
+
+    def stored_samples(self) -> int:
+        """Samples stored for this logger (what size-based retention counts)."""
+        rows = self._read(
+            "SELECT COALESCE(SUM(b.n), 0) FROM rtoc_blocks b JOIN rtoc_signals s ON "
+            "s.id = b.signal_id WHERE s.logger_id = ?",
+            (self.logger_id,),
+        )
+        return int(rows[0][0])
+
+    def folder(self) -> str | None:
+        """The local folder the store's files are in (disk-space checks), or None."""
+        return None
+
     def compact(self, dname: str, sname: str) -> int:
         """Merge runs of FANOUT adjacent small blocks of one level; returns blocks removed.
 

@@ -28,6 +28,7 @@ from ..core.buffer import SignalBuffer
 from ..core.events import Event
 from . import blocks as B
 from .base import SignalWrite, StorageEngine, StorageError, StoredSignal, WriteBatch, split_name
+from .retention import Retention
 
 if TYPE_CHECKING:
     from ..core.logger import Logger
@@ -77,6 +78,7 @@ class StorageService:
         self.load_on_open = load_on_open
         self.flush_on_close = flush_on_close
         self.final_flush_budget_s = FINAL_FLUSH_BUDGET_S
+        self.retention = Retention(self)  # limits set by attach_storage from the config
         self._tracks: dict[int, _Track] = {}
         self._ev_cursor = 0
         self._ev_skip: tuple[int, int] = (0, -1)  # seqs of restored events (already stored)
@@ -109,11 +111,13 @@ class StorageService:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="rtoc-storage-flusher", daemon=True)
         self._thread.start()
+        self.retention.start()
 
     async def stop(self) -> None:
         """Final flush (backup.autoOnClose) within final_flush_budget_s, then close the store."""
         self._stop.set()
         self._wake.set()
+        await asyncio.to_thread(self.retention.stop)
         if self._thread is not None:
             thread = self._thread
             await asyncio.to_thread(thread.join, self.final_flush_budget_s)

@@ -75,6 +75,9 @@ class SqliteEngine(StorageEngine):
     def describe(self) -> str:
         return f"sqlite {self.path}"
 
+    def folder(self) -> str | None:
+        return str(self.path.parent)
+
     # -- the file's identity ----------------------------------------------------------------
     def _opened(self) -> None:
         self._identity = self._stat()
