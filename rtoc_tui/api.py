@@ -8,6 +8,7 @@ caller (copies, never live buffers). `LocalClient` calls the core in this proces
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -185,6 +186,29 @@ class ServerInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ImportSignal:
+    """One signal to import in bulk (a file's column, say): 'Device.Signal', unit, samples."""
+
+    name: str
+    unit: str
+    x: np.ndarray
+    y: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What a bulk import stored: samples per signal, and what did not fit in memory."""
+
+    signals: int
+    samples: int
+    stored: tuple[tuple[str, int], ...]
+    dropped: int = 0  # samples beyond recordLength when the logger has no storage
+
+
+ImportProgress = Callable[[int, int], None]  # (samples sent, samples in all); maybe off-loop
+
+
 @runtime_checkable
 class LoggerClient(Protocol):
     """What the UI may ask of a logger."""
@@ -229,6 +253,13 @@ class LoggerClient(Protocol):
         x: float | None = None,
     ) -> None: ...
     async def clear_signals(self, names: list[str] | None = None) -> None: ...
+    async def import_signals(
+        self, signals: list[ImportSignal], progress: ImportProgress | None = None
+    ) -> ImportReport:
+        """Add many samples of many signals as one transaction: all of them or none (a
+        failure while storing raises ClientError saying exactly what was stored)."""
+        ...
+
     async def delete_signals(self, names: list[str]) -> None: ...
 
     # events

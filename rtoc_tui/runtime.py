@@ -74,14 +74,46 @@ def build_logger(
     """A Logger for this home, with storage, automation and TCP attached as configured.
 
     Start order is the order of attachment: storage first (it restores data), then automation
-    (its conditions see the restored signals), then the TCP server (clients come last).
+    (its conditions see the restored signals), then the TCP server and the web view (clients
+    come last).
     """
     logger = Logger.from_home(home, cli=overrides, **kw)
     if services:
         attach_storage(logger)
         attach_automation(logger)
         attach_tcp(logger)
+        attach_web(logger)
     return logger
+
+
+def attach_web(logger: Logger) -> None:
+    """Serve the web view (rtoc_tui.web) on the logger's loop when web.active is true.
+
+    aiohttp is imported only then, so a build without the `web` extra runs; with web.active
+    and no aiohttp the logger logs what to install and keeps running.
+    """
+    if not logger.config.web.active:
+        return
+
+    def report(text: str) -> None:
+        logger.event(text, dname="RTOC", sname="web", priority=2, id="webError")
+
+    try:
+        from .web.security import WebOptions
+        from .web.service import WebServer
+    except ModuleNotFoundError as exc:
+        if exc.name != "aiohttp":
+            raise
+        from .web import MISSING_EXTRA
+
+        log.error("web.active is set but %s", MISSING_EXTRA)
+        report(f"web view not started: {MISSING_EXTRA}")
+        return
+    from .client.local import LocalClient
+
+    server = WebServer(LocalClient(logger), WebOptions.from_config(logger.config), on_error=report)
+    logger.add_service(server)
+    logger.web = server
 
 
 def status_line(logger: Logger) -> str:

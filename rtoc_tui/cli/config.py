@@ -273,6 +273,18 @@ def config_set(
                 f"[yellow]warning:[/] tcp.host {escape(t.host)} without a password: the logger "
                 "will refuse to start the server. Set tcp.password, or tcp.insecure true."
             )
+    w = cfg.web
+    if key.startswith(("web.", "global.webserver_port")) and w.active and not is_loopback(w.host):
+        if not w.password:
+            err_console.print(
+                f"[yellow]warning:[/] web.host {escape(w.host)} without web.password: the logger "
+                "will not serve the web view. Set web.password, or web.host 127.0.0.1."
+            )
+        elif not (w.tls_cert and w.tls_key):
+            err_console.print(
+                "[yellow]warning:[/] the web view on the network is plain HTTP: set web.tls_cert "
+                "and web.tls_key for HTTPS (docs/web.md)"
+            )
 
 
 def _set_device(h: Home, cfg: Config, key: str, text: str) -> tuple[Any, Any]:

@@ -71,7 +71,6 @@ RENAMED = {
 
 WHY_UNUSED = {
     "global.documentfolder": "RTOC's own folder; ours is the rtoc-tui user folder",
-    "global.webserver_port": "RTOC's web server is not part of rtoc-tui",
     "telegram.chat_ids": "the Telegram bot is not supported",
     "backup.path": "RTOC's local JSON backup folder; rtoc-tui stores SQLite in data/",
 }

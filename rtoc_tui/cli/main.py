@@ -21,7 +21,8 @@ from ..config.schema import ConfigError
 from . import config as config_commands
 from . import data as data_commands
 from . import remote as remote_commands
-from .common import HomeOpt, console, fail, open_home
+from . import web as web_commands
+from .common import HomeOpt, configured_port, console, fail, open_home
 
 app = typer.Typer(
     name="rtoc",
@@ -61,6 +62,12 @@ def run(
     ] = False,
     tcp: Annotated[bool | None, typer.Option("--tcp/--no-tcp", help="Override tcp.active")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Override tcp.port")] = None,
+    web: Annotated[
+        bool | None,
+        typer.Option(
+            "--web/--no-web", help="Override web.active: serve the web view (docs/web.md)"
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")] = False,
 ) -> None:
     """Run the logger, with the terminal UI or headless.
@@ -70,6 +77,8 @@ def run(
       rtoc run --demo            # the demo generator with live plots
 
       rtoc run --headless        # a daemon, e.g. under systemd on a Raspberry Pi
+
+      rtoc run --web             # also serve plots and events to browsers (port 8050)
     """
     from .. import runtime
     from ..core.settings import SettingsError
@@ -79,6 +88,8 @@ def run(
         overrides["tcp.active"] = tcp
     if port is not None:
         overrides["tcp.port"] = port
+    if web is not None:
+        overrides["web.active"] = web
     try:
         h = runtime.demo_home(home) if demo else open_home(home)
         if headless:
@@ -131,7 +142,7 @@ def attach(
     if not host:
         host, port_text = target, ""
     try:
-        port = int(port_text) if port_text else 5050
+        port = int(port_text) if port_text else configured_port(None)
     except ValueError:
         raise fail(f"bad port in {target!r}") from None
     from ..client.remote import RemoteClient
@@ -232,7 +243,7 @@ def drivers_test(
 
 # The command groups of the other cli modules; each adds its commands to the app. They import
 # the logger's layers inside their commands, so `rtoc attach` loads neither kernel nor server.
-for _commands in (remote_commands, data_commands, config_commands):
+for _commands in (remote_commands, data_commands, config_commands, web_commands):
     _commands.register(app)
 
 

@@ -19,10 +19,18 @@ import typer
 from rich.table import Table
 
 from ..client.rtoc_jsonsocket import JsonSocketError, request
-from .common import EXIT_FAILED, console, err_console, fail
+from .common import EXIT_FAILED, HomeOpt, configured_port, console, err_console, fail
 
 HostOpt = Annotated[str, typer.Option("--host", "-H", help="Logger host name or address")]
-PortOpt = Annotated[int, typer.Option("--port", "-p", help="Logger TCP port (tcp.port)")]
+PortOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--port",
+        "-p",
+        help="Logger TCP port (default: tcp.port of the user folder's config, or 5050)",
+        show_default=False,
+    ),
+]
 PasswordOpt = Annotated[
     str | None,
     typer.Option(
@@ -47,13 +55,15 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 def ask(
     host: str,
-    port: int,
+    port: int | None,
     password: str | None,
     data: dict[str, Any],
     timeout: float,
     encrypt: bool | None = None,
 ) -> dict[str, Any]:
     """One request; a clear message and exit code 1 on any failure."""
+    if port is None:
+        port = configured_port(None)
     if encrypt and not password:
         raise fail("--encrypt needs --password (or RTOC_PASSWORD)")
     try:
@@ -99,7 +109,8 @@ def send_cmd(
         float | None, typer.Option("--x", help="Timestamp or x value (default: the logger's clock)")
     ] = None,
     host: HostOpt = "127.0.0.1",
-    port: PortOpt = 5050,
+    port: PortOpt = None,
+    home: HomeOpt = None,
     password: PasswordOpt = None,
     timeout: TimeoutOpt = 5.0,
     encrypt: EncryptOpt = None,
@@ -108,6 +119,7 @@ def send_cmd(
 
     Example: rtoc send Lab T=21.5:°C RH=40:% --host pi.local --password secret
     """
+    port = port if port is not None else configured_port(home)
     names, ys, units = [], [], []
     for item in values:
         name, eq, rest = item.partition("=")
@@ -129,7 +141,8 @@ def latest_cmd(
         list[str] | None, typer.Argument(help="Device.Signal names (default: all)")
     ] = None,
     host: HostOpt = "127.0.0.1",
-    port: PortOpt = 5050,
+    port: PortOpt = None,
+    home: HomeOpt = None,
     password: PasswordOpt = None,
     timeout: TimeoutOpt = 5.0,
     encrypt: EncryptOpt = None,
@@ -139,9 +152,13 @@ def latest_cmd(
 
     Example: rtoc latest Generator.Square --json
     """
+    port = port if port is not None else configured_port(home)
     latest = ask(
         host, port, password, {"getLatest": list(names) if names else True}, timeout, encrypt
     )["latest"]
+    unknown = [n for n in names or [] if n not in latest]
+    if unknown:
+        raise fail(f"{host}:{port} has no signal {', '.join(map(repr, unknown))}", EXIT_FAILED)
     if as_json:
         typer.echo(json.dumps({n: {"x": v[0], "y": v[1], "unit": v[2]} for n, v in latest.items()}))
         return
@@ -154,7 +171,8 @@ def latest_cmd(
 
 def signals_cmd(
     host: HostOpt = "127.0.0.1",
-    port: PortOpt = 5050,
+    port: PortOpt = None,
+    home: HomeOpt = None,
     password: PasswordOpt = None,
     timeout: TimeoutOpt = 5.0,
     encrypt: EncryptOpt = None,
@@ -164,6 +182,7 @@ def signals_cmd(
 
     Example: rtoc signals --host pi.local
     """
+    port = port if port is not None else configured_port(home)
     reply = ask(host, port, password, {"getSignalList": True, "getLatest": True}, timeout, encrypt)
     latest = reply.get("latest", {})
     rows = []
@@ -214,7 +233,8 @@ def fetch_cmd(
         bool, typer.Option("--memory", help="Only what is in memory, not the database")
     ] = False,
     host: HostOpt = "127.0.0.1",
-    port: PortOpt = 5050,
+    port: PortOpt = None,
+    home: HomeOpt = None,
     password: PasswordOpt = None,
     timeout: TimeoutOpt = 30.0,
     encrypt: EncryptOpt = None,
@@ -232,9 +252,10 @@ def fetch_cmd(
     for key, value in (("xmin", xmin), ("xmax", xmax), ("maxN", max_n)):
         if value is not None:
             req[key] = value
+    port = port if port is not None else configured_port(home)
     signals = ask(host, port, password, {"getSignal": req}, timeout, encrypt).get("signals") or {}
     if signal not in signals:
-        raise fail(f"the logger has no signal {signal!r}", EXIT_FAILED)
+        raise fail(f"{host}:{port} has no signal {signal!r}", EXIT_FAILED)
     xs, ys, unit = signals[signal]
     if output is not None and output.suffix.lower() == ".json":
         output.write_text(

@@ -367,6 +367,7 @@ class Wizard:
         self.ask_tcp()
         self.ask_storage()
         self.ask_ui()
+        self.ask_web()
         return self.finish()
 
     # -- sections ------------------------------------------------------------------------------
@@ -619,6 +620,43 @@ class Wizard:
             float_parser(maximum=60.0, above=0.0),
             shown=f"{tui.plot_hz:g}",
         )
+
+    def ask_web(self) -> None:
+        """web.active, global.webserver_port, web.host and web.password (see docs/web.md)."""
+        self.heading("Web view (plots, events and status in a browser)")
+        w = self.cfg.web
+        w.active = self.p.confirm("Serve the web view?", w.active)
+        if not w.active:
+            return
+        g = self.cfg.global_
+        g.webserver_port = self.p.ask(
+            "Port (global.webserver_port)", g.webserver_port, int_parser(minimum=1, maximum=65535)
+        )
+        w.host = self.p.ask(
+            "Bind address (127.0.0.1: this machine only, 0.0.0.0: every interface)",
+            w.host,
+            parse_host,
+        )
+        if is_loopback(w.host):
+            return
+        w.password = self.p.ask(
+            "Password of the web view (required off this machine; '-' for none)",
+            w.password,
+            text_parser(),
+            shown="set, Enter keeps it" if w.password else "none",
+            secret=True,
+        )
+        if not w.password:
+            # The logger refuses to serve a network address without one: say so, stay local.
+            w.host = "127.0.0.1"
+            self.say("  No password: the web view binds 127.0.0.1 (this machine only).")
+            return
+        if not (w.tls_cert and w.tls_key):
+            self.say(
+                "  [bold yellow]! Plain HTTP:[/] the password and the data cross the network"
+                " unencrypted. For HTTPS set web.tls_cert and web.tls_key"
+                " (rtoc config set web.tls_cert /path/cert.pem)."
+            )
 
     # -- saving --------------------------------------------------------------------------------
     def changes(self) -> list[tuple[str, Any, Any]]:

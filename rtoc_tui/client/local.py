@@ -10,6 +10,8 @@ import asyncio
 import functools
 from typing import Any
 
+import numpy as np
+
 from ..api import (
     ClientError,
     ConfigValue,
@@ -17,6 +19,9 @@ from ..api import (
     DeviceInfo,
     EventInfo,
     FunctionInfo,
+    ImportProgress,
+    ImportReport,
+    ImportSignal,
     ParameterInfo,
     ScriptInfo,
     ScriptOutput,
@@ -140,6 +145,56 @@ def events_of(logger: Logger, cursor: int) -> list[EventInfo]:
     ]
 
 
+class _ProgressAdapter:
+    """A transfer ProgressSink that calls an ImportProgress(done, total)."""
+
+    def __init__(self, fn: ImportProgress | None, total: int) -> None:
+        self.fn, self.total, self.done = fn, total, 0
+
+    def start(self, description: str, total: float | None) -> None:
+        return None
+
+    def advance(self, amount: float) -> None:
+        self.done += int(amount)
+        if self.fn is not None:
+            self.fn(self.done, self.total)
+
+    def finish(self) -> None:
+        return None
+
+
+def import_signals_into(
+    logger: Logger, signals: list[ImportSignal], progress: ImportProgress | None = None
+) -> ImportReport:
+    """Bulk import into a logger (LocalClient, and the server's staged imports on commit)."""
+    from ..transfer.imported import ImportIncomplete, import_into_logger
+    from ..transfer.model import Imported, ImportedSignal
+
+    data = Imported(source_format="client")
+    for s in signals:
+        dname, dot, sname = s.name.partition(".")
+        if not dot or not dname or not sname:
+            raise ClientError(
+                f"import refused, nothing was stored: signal name {s.name!r} is not Device.Signal"
+            )
+        data.signals.append(
+            ImportedSignal(
+                dname,
+                sname,
+                s.unit or "",
+                np.asarray(s.x, dtype=float).reshape(-1),
+                np.asarray(s.y, dtype=float).reshape(-1),
+            )
+        )
+    try:
+        res = import_into_logger(logger, data, _ProgressAdapter(progress, data.samples))
+    except ValueError as exc:  # refused before anything was stored
+        raise ClientError(f"import refused, nothing was stored: {exc}") from exc
+    except ImportIncomplete as exc:
+        raise ClientError(str(exc)) from exc
+    return ImportReport(res.signals, res.samples, res.stored, res.dropped)
+
+
 def config_of(logger: Logger) -> list[ConfigValue]:
     prov = logger.loaded.provenance
     out = []
@@ -179,7 +234,10 @@ class LocalClient:
 
     @property
     def info(self) -> ServerInfo:
-        return ServerInfo(host="local", port=None, remote=False, connected=True)
+        # The web view (a service of this logger) tells the TUI header its address.
+        web = self.logger.web
+        extra = {"web": web.url} if web is not None and web.running else {}
+        return ServerInfo(host="local", port=None, remote=False, connected=True, extra=extra)
 
     async def connect(self) -> None:
         return None
@@ -296,6 +354,11 @@ class LocalClient:
 
     async def delete_signals(self, names: list[str]) -> None:
         self.logger.store.remove(names)
+
+    async def import_signals(
+        self, signals: list[ImportSignal], progress: ImportProgress | None = None
+    ) -> ImportReport:
+        return await asyncio.to_thread(import_signals_into, self.logger, signals, progress)
 
     # -- events -------------------------------------------------------------------------------
     async def events_since(self, cursor: int = 0) -> list[EventInfo]:

@@ -13,6 +13,7 @@ travel again. 16 signals x 400 points polled at 10 Hz cost tens of kB/s instead 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import socket
@@ -31,6 +32,9 @@ from ..api import (
     Disconnected,
     EventInfo,
     FunctionInfo,
+    ImportProgress,
+    ImportReport,
+    ImportSignal,
     ParameterInfo,
     ScriptInfo,
     ScriptOutput,
@@ -53,6 +57,7 @@ CALL_TIMEOUT_S = 30.0
 SLOW_CALL_TIMEOUT_S = 300.0  # device functions and scripts may take a while
 MAX_REPLY_BYTES = 1024 * 1024 * 1024
 WINDOW_CACHE_SIZE = 256
+IMPORT_CHUNK_SAMPLES = 1_000_000  # 2 x 8 MB as base64 per frame, well under maxFrameBytes
 
 
 def _build(cls: type[T], data: dict[str, Any]) -> T:
@@ -480,6 +485,58 @@ class RemoteClient:
                 y=wire.encode_array(np.asarray(y, dtype=float)),
                 unit=unit,
             )
+        )
+
+    async def import_signals(
+        self, signals: list[ImportSignal], progress: ImportProgress | None = None
+    ) -> ImportReport:
+        """Staged on the server chunk by chunk, stored on import_commit: a connection lost
+        before the commit stores nothing."""
+        total = sum(len(s.x) for s in signals)
+        for s in signals:
+            if len(s.x) != len(s.y):
+                raise ClientError(
+                    f"import refused, nothing was stored: {s.name}: "
+                    f"{len(s.x)} x values but {len(s.y)} y values"
+                )
+        import_id = str(await self.call("import_begin"))
+        sent = 0
+        try:
+            for s in signals:
+                x = np.asarray(s.x, dtype=float).reshape(-1)
+                y = np.asarray(s.y, dtype=float).reshape(-1)
+                for i in range(0, max(1, len(x)), IMPORT_CHUNK_SAMPLES):
+                    xs, ys = x[i : i + IMPORT_CHUNK_SAMPLES], y[i : i + IMPORT_CHUNK_SAMPLES]
+                    await self.call(
+                        "import_chunk",
+                        SLOW_CALL_TIMEOUT_S,
+                        import_id=import_id,
+                        name=s.name,
+                        unit=s.unit,
+                        x=wire.encode_array(xs),
+                        y=wire.encode_array(ys),
+                    )
+                    sent += len(xs)
+                    if progress is not None:
+                        progress(sent, total)
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await self.call("import_abort", import_id=import_id)
+            if isinstance(exc, ClientError):
+                raise ClientError(f"import failed, nothing was stored: {exc}") from exc
+            raise
+        try:
+            r = await self.call("import_commit", SLOW_CALL_TIMEOUT_S, import_id=import_id)
+        except Disconnected as exc:
+            raise ClientError(
+                f"the connection was lost while the logger stored the import ({exc}): the logger "
+                "finishes it on its own (all of it, unless its storage fails); check its signals"
+            ) from exc
+        return ImportReport(
+            int(r["signals"]),
+            int(r["samples"]),
+            tuple((str(n), int(k)) for n, k in r["stored"]),
+            int(r.get("dropped", 0)),
         )
 
     async def clear_signals(self, names: list[str] | None = None) -> None:

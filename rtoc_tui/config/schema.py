@@ -1,5 +1,5 @@
 """The typed schema of config.json: RTOC's sections (global, tcp, postgresql, backup, telegram)
-plus `tui` and `devices`. Every field has a docstring (the wizard and `config show` use them).
+plus `web`, `tui` and `devices`. Every field has a docstring (the wizard and `config show` use them).
 
 Validation is strict: an unknown key or a wrong type is a ConfigError naming the file and the
 key path (e.g. `config.json: tcp.port: expected int, got str '5050x'`).
@@ -49,6 +49,14 @@ class GlobalSection:
     )
     maxEvents: int = field(
         default=10_000, metadata=doc("Events kept in memory; the oldest drop out first", ge=1)
+    )
+    webserver_port: int = field(
+        default=8050,
+        metadata=doc(
+            "Port of the web view (RTOC's key; web.active turns it on; 0: any free port)",
+            ge=0,
+            le=65535,
+        ),
     )
 
 
@@ -188,6 +196,29 @@ class TelegramSection:
 
 
 @dataclass
+class WebSection:
+    """The web view: plots, events and status in a browser (port: global.webserver_port)."""
+
+    active: bool = field(
+        default=False, metadata=doc("Serve the web view from the logger (rtoc run --web)")
+    )
+    host: str = field(
+        default="127.0.0.1",
+        metadata=doc("Address to bind; anything but loopback needs web.password"),
+    )
+    password: str = field(
+        default="",
+        metadata=doc(
+            "Password of the web view (HTTP basic auth or a token link; never shown)", secret=True
+        ),
+    )
+    tls_cert: str = field(
+        default="", metadata=doc("TLS certificate file (PEM); with tls_key the view uses HTTPS")
+    )
+    tls_key: str = field(default="", metadata=doc("TLS private key file (PEM) for tls_cert"))
+
+
+@dataclass
 class TuiSection:
     """The terminal UI."""
 
@@ -228,6 +259,7 @@ class Config:
     telegram: TelegramSection = field(
         default_factory=TelegramSection, metadata=doc("Telegram (unsupported)")
     )
+    web: WebSection = field(default_factory=WebSection, metadata=doc("Web view"))
     tui: TuiSection = field(default_factory=TuiSection, metadata=doc("Terminal UI"))
     devices: dict[str, dict[str, Any]] = field(
         default_factory=dict,

@@ -257,8 +257,10 @@ class DeviceManager:
             return plugin
 
     def stop(self, name: str) -> None:
-        """Stop a running driver (timer cancelled, close() called)."""
+        """Stop a running driver (timer cancelled, close() called); a driver that failed to
+        start is set back to stopped (its error acknowledged)."""
         with self._lock:
+            self._errors.pop(name, None)
             plugin = self._running.pop(name, None)
             if plugin is None:
                 p = self.get(name)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..scripting.engine import Automation
     from ..server.tcp import TcpServer
     from ..storage.service import StorageService
+    from ..web.service import WebServer
 
 log = logging.getLogger("rtoc.logger")
 
@@ -101,6 +102,7 @@ class Logger:
         self.storage: StorageService | None = None
         self.automation: Automation | None = None
         self.tcp_server: TcpServer | None = None
+        self.web: WebServer | None = None
 
     @classmethod
     def from_home(cls, home: Home, cli: dict[str, Any] | None = None, **kw: Any) -> Logger:

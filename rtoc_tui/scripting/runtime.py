@@ -205,6 +205,19 @@ class _LazyModule(types.ModuleType):
         return getattr(real, attr)
 
 
+class _MissingModule(types.ModuleType):
+    """Stands in for an optional module that is not installed: any use says how to get it."""
+
+    def __init__(self, name: str, hint: str) -> None:
+        super().__init__(name)
+        self.__dict__["_hint"] = hint
+
+    def __getattr__(self, attr: str) -> Any:
+        raise ModuleNotFoundError(
+            f"{self.__name__} is not installed: {self.__dict__['_hint']}", name=self.__name__
+        )
+
+
 class Output:
     """A run's printed lines, kept up to MAX_OUTPUT_LINES, readable by cursor."""
 
@@ -301,8 +314,11 @@ class Runtime:
             tr.HALT: _halt,
             tr.STOP: False,
         }
+        # `sp` as in RTOC's scripts; scipy comes with the import extra
         if importlib.util.find_spec("scipy") is not None:
             base["sp"] = _LazyModule("scipy")
+        else:
+            base["sp"] = _MissingModule("scipy", "pip install 'rtoc-tui[import]' to use sp")
         self.base = base
         # names the translator must never take for devices (print/sleep/trig are per run)
         self.known = frozenset(base) | {"print", "sleep", "clock", "global", "trig"}

@@ -35,6 +35,7 @@ from .rtoc_keys import ADMIT_WAIT_S, RequestContext, jsonable
 PROTOCOL_VERSION = 1
 MAX_READ_SAMPLES = 2_000_000  # per signal and read_since call; the client asks again for more
 MAX_INCREMENTAL_GAP = 1_000_000  # new samples above which a bucket window is recomputed whole
+IMPORT_IDLE_S = 600.0  # a staged import nobody sent to for this long is dropped (client gone)
 
 
 class OpError(ClientError):
@@ -66,6 +67,10 @@ OPS: dict[str, OpSpec] = {
     "stats": OpSpec(),
     "send": OpSpec(),
     "append": OpSpec(),
+    "import_begin": OpSpec(),
+    "import_chunk": OpSpec(),
+    "import_commit": OpSpec(wait=True),
+    "import_abort": OpSpec(),
     "clear_signals": OpSpec(),
     "delete_signals": OpSpec(),
     "events_since": OpSpec(),
@@ -131,6 +136,16 @@ def _number(value: Any, what: str, allow_none: bool = True) -> float | None:
     return float(value)
 
 
+@dataclass
+class _StagedImport:
+    """Chunks of a bulk import waiting for import_commit: name -> (x parts, y parts, unit)."""
+
+    touched: float
+    signals: dict[str, tuple[list[np.ndarray], list[np.ndarray], str]] = dataclasses.field(
+        default_factory=dict
+    )
+
+
 class ExtensionOps:
     """Executes `rtoc` requests against one logger."""
 
@@ -138,6 +153,9 @@ class ExtensionOps:
         self.logger = logger
         self.local = L.LocalClient(logger)
         self.instance = secrets.token_hex(8)  # lets a client notice that the server restarted
+        # bulk imports arrive in chunks (a frame holds at most maxFrameBytes) and are staged
+        # here until import_commit, so a dropped connection stores nothing
+        self.imports: dict[str, _StagedImport] = {}
 
     def needs_wait(self, req: dict[str, Any]) -> bool:
         spec = OPS.get(req.get("op"))  # type: ignore[arg-type]
@@ -415,6 +433,68 @@ class ExtensionOps:
             stored = f"the first {done} samples were stored, " if done else ""
             raise OpError(f"{stored}{exc.advice()}") from None
         return len(xa)
+
+    # -- bulk import (staged, committed as one piece) -------------------------------------------
+    def _staged(self, import_id: str) -> _StagedImport:
+        self._staged_cleanup()
+        st = self.imports.get(str(import_id))
+        if st is None:
+            raise OpError(f"no import {import_id!r} in progress (it expired or was committed)")
+        st.touched = time.monotonic()
+        return st
+
+    async def op_import_begin(self, ctx: RequestContext) -> str:
+        """Start a staged import; returns its id for import_chunk/commit/abort."""
+        self._staged_cleanup()
+        import_id = secrets.token_hex(8)
+        self.imports[import_id] = _StagedImport(time.monotonic())
+        return import_id
+
+    def _staged_cleanup(self) -> None:
+        now = time.monotonic()
+        for k in [k for k, v in self.imports.items() if now - v.touched > IMPORT_IDLE_S]:
+            del self.imports[k]
+
+    async def op_import_chunk(
+        self, ctx: RequestContext, import_id: str, name: str, x: str, y: str, unit: str = ""
+    ) -> int:
+        """Stage samples of one 'Device.Signal' (base64 float64); returns the samples staged."""
+        st = self._staged(import_id)
+        dname, dot, sname = str(name).partition(".")
+        if not dot or not dname or not sname:
+            raise OpError("name must be 'Device.Signal'")
+        try:
+            xa, ya = wire.decode_array(x), wire.decode_array(y)
+        except (ValueError, wire.ProtocolError) as exc:
+            raise OpError(f"x and y must be base64 float64 arrays: {exc}") from None
+        if len(xa) != len(ya):
+            raise OpError(f"x and y differ in length ({len(xa)} != {len(ya)})")
+        parts = st.signals.setdefault(str(name), ([], [], str(unit or "")))
+        parts[0].append(xa)
+        parts[1].append(ya)
+        return sum(len(a) for a in parts[0])
+
+    async def op_import_commit(self, ctx: RequestContext, import_id: str) -> dict[str, Any]:
+        """Store everything staged as one import; the report says what was stored."""
+        st = self._staged(import_id)
+        del self.imports[str(import_id)]
+        from ..api import ImportSignal
+
+        sigs = [
+            ImportSignal(name, unit, np.concatenate(xs), np.concatenate(ys))
+            for name, (xs, ys, unit) in st.signals.items()
+        ]
+        st.signals.clear()
+        rep = await asyncio.to_thread(L.import_signals_into, self.logger, sigs, None)
+        return {
+            "signals": rep.signals,
+            "samples": rep.samples,
+            "stored": [list(p) for p in rep.stored],
+            "dropped": rep.dropped,
+        }
+
+    async def op_import_abort(self, ctx: RequestContext, import_id: str) -> None:
+        self.imports.pop(str(import_id), None)
 
     async def op_clear_signals(self, ctx: RequestContext, names: list[str] | None = None) -> None:
         await self.local.clear_signals(_names(names, "names", allow_none=True))

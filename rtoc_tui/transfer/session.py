@@ -17,7 +17,7 @@ import numpy as np
 import orjson
 
 from ..config.schema import SECRET_KEYS, is_secret
-from .export import ExportError, select, write_session_json
+from .exporter import ExportError, select, write_session_json
 from .imported import Imported, ImportedEvent, ImportedSignal, ImportResult, import_into_logger
 from .progress import NullProgress, ProgressSink
 from .sources import LoggerSource

@@ -50,6 +50,7 @@ class RtocApp(App[None]):
         Binding("E,f2", "scripts", "Scripts", id="scripts", key_display="E"),
         Binding("A,f3", "automation", "Auto", id="automation", key_display="A"),
         Binding("O,f4", "settings", "Settings", id="settings", key_display="O"),
+        Binding("I,f5", "import_file", "Import", id="import", key_display="I", show=False),
     ]
 
     def __init__(
@@ -293,6 +294,11 @@ class RtocApp(App[None]):
 
         self._switch_to(SettingsScreen, "settings")
 
+    def action_import_file(self) -> None:
+        from .screens.importer import ImportScreen
+
+        self._switch_to(ImportScreen, "import")
+
     def _switch_to(self, cls: type[Screen[Any]], name: str) -> None:
         """Show the screen, reusing an open one (the script editor keeps its text)."""
         if isinstance(self.screen, cls):
@@ -311,6 +317,11 @@ class RtocApp(App[None]):
         yield SystemCommand("Script editor", "Write and run scripts (E)", self.action_scripts)
         yield SystemCommand("Automation", "Global events and actions (A)", self.action_automation)
         yield SystemCommand("Settings", "Logger and UI settings (O)", self.action_settings)
+        yield SystemCommand(
+            "Import a file",
+            "CSV, Excel, ODS, MATLAB or WAV into the logger (I)",
+            self.action_import_file,
+        )
         yield SystemCommand("Help", "Keys and panes (?)", self.action_help)
 
 

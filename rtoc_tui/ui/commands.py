@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from .state import is_active
+
 if TYPE_CHECKING:
     from .app import RtocApp
     from .screens.main import MainScreen
@@ -54,7 +56,7 @@ class RtocCommands(Provider):
     def _commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
         app = self._app()
         for d in app.state.devices:
-            verb = "Stop" if d.state in ("running", "stuck") else "Start"
+            verb = "Stop" if is_active(d.state) else "Start"
             yield (
                 f"{verb} device {d.name}",
                 f"{d.state}{': ' + d.reason if d.reason else ''}",

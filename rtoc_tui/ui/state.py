@@ -80,3 +80,13 @@ def tui_settings(values: dict[str, Any]) -> TuiSection:
         elif isinstance(default, type(value)):
             setattr(tui, name, value)
     return tui
+
+
+ACTIVE_STATES = frozenset({"running", "stuck", "error"})
+"""Device states in which start/stop means stop: a driver in error is still retrying (or
+failed to start); stopping it is how the user ends that (issue 13)."""
+
+
+def is_active(state: str) -> bool:
+    """Whether start/stop on a device in this state stops it."""
+    return state in ACTIVE_STATES

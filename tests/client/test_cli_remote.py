@@ -98,3 +98,33 @@ async def test_refused_connection(tmp_path: Path) -> None:
         port = s.getsockname()[1]
     result = await asyncio.to_thread(CliRunner().invoke, app, ["latest", "--port", str(port)])
     assert result.exit_code == 1 and "refused" in result.output
+
+
+async def test_without_port_the_configured_tcp_port_is_used(
+    server: TcpServer, logger: Logger, tmp_path: Path
+) -> None:
+    """Issue 13 item 11: tcp.port of the user folder (and RTOC_TCP_PORT) instead of 5050."""
+    logger.store.append("Gen", "Square", np.array([1.7e9]), np.array([2.0]), "V")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.json").write_text(json.dumps({"tcp": {"port": server.port}}))
+    env = {"RTOC_PASSWORD": "pw", "RTOC_HOME": str(home)}
+    for args in (["latest", "--home", str(home)], ["signals", "--encrypt"], ["latest"]):
+        argv = [*args, "--encrypt"] if "--encrypt" not in args else args
+        result = await asyncio.to_thread(CliRunner().invoke, app, argv, env=env)
+        assert result.exit_code == 0, (args, result.output)
+        assert "Gen.Square" in result.output
+    # RTOC_TCP_PORT wins over the file, and the error names the host and port it tried
+    env_port = {**env, "RTOC_TCP_PORT": "1"}
+    refused = await asyncio.to_thread(
+        CliRunner().invoke, app, ["latest", "--encrypt"], env=env_port
+    )
+    assert refused.exit_code == 1 and "127.0.0.1:1 refused" in refused.output
+
+
+async def test_an_unknown_signal_is_an_error(rtoc: Run, logger: Logger) -> None:
+    logger.store.append("Gen", "Square", np.array([1.7e9]), np.array([2.0]), "V")
+    latest = await rtoc("latest", "Gen.Square", "Gen.Nope")
+    assert latest.exit_code == 1 and "has no signal 'Gen.Nope'" in latest.output
+    fetched = await rtoc("fetch", "Gen.Nope")
+    assert fetched.exit_code == 1 and "has no signal 'Gen.Nope'" in fetched.output

@@ -226,3 +226,32 @@ async def test_scripting_answers_agree_without_automation(
     assert await client.global_events() == {}
     with pytest.raises(ClientError, match="scripting is not available"):
         await client.run_script("print(1)")
+
+
+async def test_import_signals_is_one_piece(client: LoggerClient, logger: Logger) -> None:
+    from rtoc_tui.api import ImportSignal
+
+    x = np.arange(2500, dtype=float)
+    seen: list[tuple[int, int]] = []
+    rep = await client.import_signals(
+        [ImportSignal("Imp.a", "V", x, x * 2), ImportSignal("Imp.b", "", x[:10], -x[:10])],
+        lambda done, total: seen.append((done, total)),
+    )
+    assert (rep.signals, rep.samples, rep.stored) == (2, 2510, (("Imp.a", 2500), ("Imp.b", 10)))
+    assert seen and seen[-1] == (2510, 2510)
+    a = logger.store.get("Imp.a")
+    assert a is not None and a.unit == "V"
+    ax, ay = a.window(None, None)
+    assert ax.tolist() == x.tolist() and ay.tolist() == (x * 2).tolist()
+    # a bad signal anywhere: nothing of the import is stored
+    with pytest.raises(ClientError, match="nothing was stored.*Imp.bad.*3 x values but 2"):
+        await client.import_signals(
+            [
+                ImportSignal("Imp.c", "", x[:5], x[:5]),
+                ImportSignal("Imp.bad", "", x[:3], x[:2]),
+            ]
+        )
+    with pytest.raises(ClientError, match="nothing was stored.*Device.Signal"):
+        await client.import_signals([ImportSignal("nodot", "", x[:3], x[:3])])
+    names = {s.name for s in await client.signals()}
+    assert "Imp.c" not in names and "Imp.bad" not in names

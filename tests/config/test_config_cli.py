@@ -154,6 +154,17 @@ def test_set_warns_about_an_exposed_server(home: Home) -> None:
     assert "without a password" in " ".join(out.split())
 
 
+def test_set_warns_about_an_exposed_web_view(home: Home) -> None:
+    h = str(home.root)
+    run("config", "set", "web.active", "true", "--home", h)
+    code, out = run("config", "set", "web.host", "0.0.0.0", "--home", h)
+    assert code == 0 and "without web.password" in " ".join(out.split())
+    code, out = run("config", "set", "web.password", "pw", "--home", h)
+    assert code == 0 and "plain HTTP" in " ".join(out.split()) and "pw" not in out.split()
+    code, out = run("config", "set", "web.host", "127.0.0.1", "--home", h)
+    assert code == 0 and "warning" not in out
+
+
 def test_exit_code_2_from_the_real_command(home: Home) -> None:
     proc = subprocess.run(
         [*RTOC, "config", "set", "tcp.port", "x", "--home", str(home.root)],
@@ -174,6 +185,7 @@ def test_exit_code_2_from_the_real_command(home: Home) -> None:
         ["config", "set"],
         ["config", "import-rtoc"],
         ["status"],
+        ["web"],
     ],
 )
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:

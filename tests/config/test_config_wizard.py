@@ -85,7 +85,7 @@ def test_end_of_input_keeps_everything(home: Home) -> None:
 
 def test_answers_are_validated_and_asked_again(home: Home) -> None:
     result, out = wizard(
-        home, lines("abc", "5", "1k", "Nope, 99", "none", "n", "", "", "-1", "4", "y")
+        home, lines("abc", "5", "1k", "Nope, 99", "none", "n", "", "", "-1", "4", "", "y")
     )
     assert "expected a whole number, got 'abc'" in out
     assert "must be at least 10, got 5" in out
@@ -103,7 +103,7 @@ def test_answers_are_validated_and_asked_again(home: Home) -> None:
 
 def test_declining_to_save_writes_nothing(home: Home) -> None:
     before = home.config_file.read_bytes()
-    result, out = wizard(home, lines("1000", "", "", "", "", "", "n"))
+    result, out = wizard(home, lines("1000", "", "", "", "", "", "", "n"))
     assert result.changes and not result.saved
     assert "nothing was written" in out
     assert home.config_file.read_bytes() == before
@@ -111,7 +111,7 @@ def test_declining_to_save_writes_nothing(home: Home) -> None:
 
 def test_tcp_open_without_password_is_refused_unless_confirmed(home: Home) -> None:
     # Refuse, then decline a password: the wizard falls back to loopback.
-    _, out = wizard(home, lines("", "", "y", "5051", "", "0.0.0.0", "n", "", "", "", "", "y"))
+    _, out = wizard(home, lines("", "", "y", "5051", "", "0.0.0.0", "n", "", "", "", "", "", "y"))
     assert "without a password lets anyone" in out
     cfg = config_of(home)
     assert (cfg.tcp.active, cfg.tcp.port, cfg.tcp.host, cfg.tcp.insecure) == (
@@ -121,11 +121,11 @@ def test_tcp_open_without_password_is_refused_unless_confirmed(home: Home) -> No
         False,
     )
     # Confirm insecure.
-    wizard(home, lines("", "", "y", "", "", "0.0.0.0", "y", "", "", "", "y"))
+    wizard(home, lines("", "", "y", "", "", "0.0.0.0", "y", "", "", "", "", "y"))
     cfg = config_of(home)
     assert (cfg.tcp.host, cfg.tcp.insecure, cfg.tcp.password) == ("0.0.0.0", True, "")
     # Refuse insecure but give a password: 0.0.0.0 stays, encrypted.
-    wizard(home, lines("", "", "y", "", "", "0.0.0.0", "n", "pw1", "", "", "", "y"))
+    wizard(home, lines("", "", "y", "", "", "0.0.0.0", "n", "pw1", "", "", "", "", "y"))
     cfg = config_of(home)
     assert (cfg.tcp.host, cfg.tcp.insecure, cfg.tcp.password) == ("0.0.0.0", False, "pw1")
     # End of input at the insecure question must not expose the server.
@@ -135,7 +135,7 @@ def test_tcp_open_without_password_is_refused_unless_confirmed(home: Home) -> No
 
 
 def test_secrets_are_masked_in_the_summary(home: Home) -> None:
-    _, out = wizard(home, lines("", "", "y", "", "hunter22", "", "", "", "", "y"))
+    _, out = wizard(home, lines("", "", "y", "", "hunter22", "", "", "", "", "", "y"))
     assert "tcp.password: (empty) -> ********" in out
     assert "hunter22" not in out
     assert config_of(home).tcp.password == "hunter22"
@@ -179,7 +179,7 @@ def test_postgres_is_tested_and_asked_again(home: Home) -> None:
         return None if pg.port == 5433 else "connection refused"
 
     answers = lines("", "", "n", "postgresql", "db.local", "5999", "", "pw", "rtoc", "again")
-    answers += lines("", "5433", "", "", "", "", "y")
+    answers += lines("", "5433", "", "", "", "", "", "y")
     result, out = wizard(home, answers, pg_tester=tester)
     assert calls == [("db.local", 5999), ("db.local", 5433)]
     assert "Connection failed: connection refused" in out and "Connected." in out
@@ -196,7 +196,7 @@ def test_postgres_is_tested_and_asked_again(home: Home) -> None:
 def test_postgres_failure_can_be_kept(home: Home) -> None:
     _, out = wizard(
         home,
-        lines("", "", "n", "postgresql", "", "", "", "", "", "keep", "", "y"),
+        lines("", "", "n", "postgresql", "", "", "", "", "", "keep", "", "", "y"),
         pg_tester=lambda pg: "password authentication failed",
     )
     assert "Kept; the logger will report the failure" in out
@@ -204,16 +204,16 @@ def test_postgres_failure_can_be_kept(home: Home) -> None:
 
 
 def test_storage_off_and_sqlite_path(home: Home) -> None:
-    wizard(home, lines("", "", "n", "off", "", "y"))
+    wizard(home, lines("", "", "n", "off", "", "", "y"))
     assert config_of(home).backup.active is False
-    wizard(home, lines("", "", "n", "sq", "/srv/rtoc", "", "y"))
+    wizard(home, lines("", "", "n", "sq", "/srv/rtoc", "", "", "y"))
     cfg = config_of(home)
     assert cfg.backup.active and not cfg.postgresql.active and cfg.backup.path == "/srv/rtoc"
 
 
 def test_env_overrides_are_not_baked_in(home: Home) -> None:
     _, out = wizard(
-        home, lines("", "", "y", "6000", "", "", "", "", "", "y"), env={"RTOC_TCP_PORT": "7000"}
+        home, lines("", "", "y", "6000", "", "", "", "", "", "", "y"), env={"RTOC_TCP_PORT": "7000"}
     )
     data = json.loads(home.config_file.read_text())
     assert data["tcp"]["port"] == 6000
@@ -395,6 +395,8 @@ def test_wizard_at_a_terminal(tmp_path: Path, pty_wizard: Any) -> None:
     s.expect("must be greater than 0")
     s.expect(r"tui\.plot_hz\) \[10\]: ")
     s.send("4")
+    s.expect(r"Serve the web view\? \(y/n\) \[n\]: ")
+    s.send("")
     s.expect(r"tcp\.password: \(empty\) -> \*+")
     s.expect(r"Save these changes\? \(y/n\) \[y\]: ")
     s.send("y")
@@ -527,3 +529,17 @@ def test_reachable_postgres_is_accepted(tmp_path: Path, pg_dsn: str) -> None:
     info_bad = {**info, "password": "wrong"}
     reason = check_postgres(type("PG", (), {**info_bad, "database": info["dbname"]})())
     assert reason is not None and "password" in reason.lower()
+
+
+def test_web_view_questions(home: Home) -> None:
+    # on, port 8060, a network address without a password: the wizard falls back to loopback
+    _, out = wizard(home, lines("", "", "n", "", "", "", "y", "8060", "0.0.0.0", "-", "y"))
+    assert "binds 127.0.0.1" in out
+    cfg = config_of(home)
+    assert (cfg.web.active, cfg.global_.webserver_port, cfg.web.host) == (True, 8060, "127.0.0.1")
+    # with a password it stays on the network address, masked, and warns about plain HTTP
+    _, out = wizard(home, lines("", "", "n", "", "", "", "y", "", "0.0.0.0", "w3b-pass", "y"))
+    assert "Plain HTTP" in out and "w3b-pass" not in out
+    assert "web.password: (empty) -> ********" in out
+    cfg = config_of(home)
+    assert (cfg.web.host, cfg.web.password) == ("0.0.0.0", "w3b-pass")

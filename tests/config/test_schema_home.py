@@ -31,7 +31,16 @@ def test_first_run_creates_rtoc_tree_with_defaults(tmp_path: Path) -> None:
         and data["tcp"]["active"] is False
         and data["tcp"]["host"] == "127.0.0.1"
     )
-    assert set(data) == {"global", "tcp", "postgresql", "backup", "telegram", "tui", "devices"}
+    assert set(data) == {
+        "global",
+        "tcp",
+        "postgresql",
+        "backup",
+        "telegram",
+        "web",
+        "tui",
+        "devices",
+    }
     assert h.read_autorun() == ["Generator"]  # a newcomer sees data
     assert h.ensure() is False
 

@@ -207,3 +207,34 @@ def test_terminal_hangup_stops_the_logger_cleanly(tmux: Tmux, tmp_path: Path) ->
     while "device Generator stopped" not in log.read_text(encoding="utf-8"):
         assert time.monotonic() < deadline, log.read_text(encoding="utf-8")
         time.sleep(0.1)  # polling interval of a wait with a timeout
+
+
+def test_import_screen_at_80x24(tmux: Tmux, tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "lab.csv").write_text(
+        "Operator: me\nZeit;Spannung [V]\n0,5;1,25\n1,0;2,5\n1,5;3,75;9\n2,0;5\n",
+        encoding="utf-8",
+    )
+    s = tmux.start(
+        "imp",
+        f"cd {work} && {RTOC} run --home {home.root}; echo RTOC-EXIT=$?",
+        env_for(tmp_path),
+        size=(80, 24),
+    )
+    tmux.wait_for(s, "Devices", "Signals", timeout=30)
+    tmux.keys(s, "I")
+    tmux.wait_for(s, "File", "Sheet", "Profile", "Import")
+    tmux.keys(s, "C-o")  # the file picker, rooted at the current directory
+    tmux.wait_for(s, "lab.csv", "current directory")
+    tmux.keys(s, "Down")
+    tmux.keys(s, "Enter")
+    screen = tmux.wait_for(s, "Spannung [V]", "3 samples", "row skipped (line 5)")
+    assert "lab.Spannung" in screen and "Zeit" in screen
+    tmux.keys(s, "C-r")
+    tmux.wait_for(s, "imported 3 samples of 1 signals")
+    tmux.keys(s, "Escape")
+    tmux.wait_for(s, "Devices", "Events", "Spannung 5 V n=3")  # in the signals pane
+    tmux.keys(s, "q")
+    tmux.wait_for(s, "RTOC-EXIT=0", timeout=20)

@@ -174,3 +174,55 @@ def test_parse_value_and_arguments():
         except ValueError:
             continue
         raise AssertionError(f"{bad!r} was accepted")
+
+
+FLAKY = """
+from LoggerPlugin import LoggerPlugin
+
+
+class Plugin(LoggerPlugin):
+    \"\"\"Starts, then every poll fails: the device is in error and keeps retrying.\"\"\"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setDeviceName("Flaky")
+        self.setPerpetualTimer(self.poll, samplerate=20)
+        self.start()
+
+    def poll(self):
+        raise OSError("cannot open /dev/ttyUSB7")
+"""
+
+
+async def test_a_device_in_error_can_be_stopped_and_retried_at_80x24(home, make_logger, clock):
+    """Issue 13 item 6: space stops a device in error (it was started again), R retries now,
+    and the reason shows in the pane at 80 columns, where the note column is off-screen."""
+    (home.devices_dir / "Flaky.py").write_text(FLAKY, encoding="utf-8")
+    (home.devices_dir / "Broken.py").write_text(BROKEN, encoding="utf-8")
+    logger = make_logger(clock=clock)
+    app = build_app(StableClient(logger, ("Broken", "Flaky")), logger.config, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await select_device(pilot, "Flaky")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: device_state(app, "Flaky") == "error", what="error")
+        pane = app.screen.query_one(DevicesPane)
+        await wait_for(
+            pilot, lambda: "ttyUSB7" in str(pane.border_subtitle), what="the reason in the pane"
+        )
+        old = logger.devices.get("Flaky")
+        await pilot.press("R")  # retry now: a new plugin instance
+        await wait_for(
+            pilot,
+            lambda: logger.devices.get("Flaky") not in (None, old),
+            what="a restarted device",
+        )
+        await pilot.press("space")
+        await wait_for(pilot, lambda: device_state(app, "Flaky") == "stopped", what="stopped")
+        assert logger.devices.get("Flaky") is None
+        # a driver that failed to start: space acknowledges it (stopped), space again retries
+        await select_device(pilot, "Broken")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: device_state(app, "Broken") == "error", what="start error")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: device_state(app, "Broken") == "stopped", what="ack")

@@ -365,3 +365,40 @@ async def test_unchanged_pane_subtitles_do_not_repaint_the_pane(ui_logger, clock
         pane.paused = True
         pane._update_subtitle()
         assert len(repaints) == 1 and "PAUSED" in str(pane.border_subtitle)
+
+
+async def test_stacked_plots_that_do_not_fit_keep_to_the_plot_rate(ui_logger, clock, monkeypatch):
+    """At 80x24 three stacked plots do not fit the pane (it scrolls): with nothing changing,
+    frames must not be rebuilt at all, and never faster than plot_hz (issue 13: 100 % CPU)."""
+    calls = 0
+    original = PlotPane._build_frames
+
+    def counting(self: PlotPane) -> None:
+        nonlocal calls
+        calls += 1
+        original(self)
+
+    monkeypatch.setattr(PlotPane, "_build_frames", counting)
+    t = np.linspace(T0 - 120, T0, 1200)
+    for sname, unit in (("Temp", "°C"), ("Power", "W"), ("Flow", "l/min")):
+        ui_logger.store.append("Bench", sname, t, np.sin(t), unit=unit)  # 6 plots in all
+    client = RecordingClient(ui_logger)
+    app = build_app(client, ui_logger.config, clock=clock, plot_hz=5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(1.0)  # first frames, whatever the layout does
+        pane = app.screen.query_one(PlotPane)
+        plots = list(pane.query(PlotextPlot))
+        view = pane.scrollable_content_region
+        assert len(plots) == 6 and not plots[-1].region.intersection(view).area, (
+            "a plot must be scrolled out of the pane, or this tests nothing"
+        )
+        frames = sum(p.frames for p in pane.query(PlotextPlot))
+        before = calls
+        for _ in range(10):  # 1 s of live data, as a streaming driver brings it
+            clock.advance(0.1)
+            for name in ui_logger.store.names():
+                dname, _, sname = name.partition(".")
+                ui_logger.store.append(dname, sname, [clock()], [np.sin(clock())])
+            await pilot.pause(0.1)
+        assert calls - before <= 5 + 2, f"{calls - before} frame builds in 1 s at plot_hz 5"
+        assert sum(p.frames for p in pane.query(PlotextPlot)) - frames <= 5 * 6

@@ -144,3 +144,25 @@ async def test_statistics_of_the_visible_window(ui_logger, clock):
         assert f"{np.trapezoid(vis, x[(x >= T0 - 60) & (x <= T0)]):.4g}" in body
         await pilot.press("escape")
         assert not isinstance(app.screen, InfoDialog)
+
+
+async def test_export_as_xlsx_one_sheet_per_signal(ui_logger, clock, tmp_path):
+    from python_calamine import CalamineWorkbook
+    from textual.widgets import RadioButton
+
+    app = build_app(StableClient(ui_logger), ui_logger.config, clock=clock)
+    target = tmp_path / "voltage.xlsx"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.screen.query_one(SignalsPane).select("Bench.Voltage")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        app.screen.query_one("#fmt-xlsx", RadioButton).value = True
+        await pilot.pause()
+        box = app.screen.query_one("#export-path", Input)
+        assert box.value.endswith("Bench.Voltage.xlsx")  # the extension follows the format
+        box.value = str(target)
+        await pilot.press("enter")
+        await wait_for(pilot, target.exists, what="the export file")
+    rows = CalamineWorkbook.from_path(str(target)).get_sheet_by_name("Bench.Voltage").to_python()
+    assert rows[0] == ["x", "Bench.Voltage [V]"] and len(rows) > 500

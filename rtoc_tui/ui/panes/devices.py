@@ -12,7 +12,7 @@ from textual.widgets import DataTable
 
 from ...api import DeviceInfo
 from ..format import fmt_value
-from ..state import LoggerState
+from ..state import LoggerState, is_active
 from ..work import client_call, rtoc_app
 from .base import Pane
 
@@ -38,6 +38,7 @@ class DevicesPane(Pane):
         Binding("space,s", "toggle", "Start/stop", id="devices.toggle", key_display="space"),
         Binding("enter", "open", "Details", id="devices.open", key_display="⏎"),
         Binding("r", "samplerate", "Rate", id="devices.samplerate"),
+        Binding("R", "retry", "Retry now", id="devices.retry", show=False),
     ]
 
     class OpenRequested(Message):
@@ -108,8 +109,23 @@ class DevicesPane(Pane):
                     ):
                         table.update_cell(name, col, value)
         self._devices = devices
-        running = sum(1 for d in devices.values() if d.state == "running")
-        self.set_subtitle(f"{running}/{len(devices)} running")
+        self._show_subtitle()
+
+    def _show_subtitle(self) -> None:
+        """The running count, or the error reason of the device under the cursor: at 80
+        columns the note column is off-screen, and the reason is what the user needs."""
+        d = self.selected()
+        if d is not None and d.state == "error" and d.reason:
+            self.set_subtitle(f"✖ {d.name}: {d.reason} · R retry, space stop")
+            return
+        running = sum(1 for d in self._devices.values() if d.state == "running")
+        failed = sum(1 for d in self._devices.values() if d.state == "error")
+        extra = f", {failed} failed" if failed else ""
+        self.set_subtitle(f"{running}/{len(self._devices)} running{extra}")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._show_subtitle()
 
     def _cells(self, d: DeviceInfo) -> tuple[Any, ...]:
         style = STATE_STYLES.get(d.state, "")
@@ -130,14 +146,32 @@ class DevicesPane(Pane):
         if d is not None:
             self.toggle_device(d.name)
 
-    def toggle_device(self, name: str, start: bool | None = None) -> None:
-        """Start a stopped (or failed) driver, stop a running one."""
-        d = self._devices.get(name)
-        if start is None:
-            start = d is None or d.state not in ("running", "stuck")
+    def action_retry(self) -> None:
+        d = self.selected()
+        if d is not None:
+            self.retry_device(d.name)
+
+    def retry_device(self, name: str) -> None:
+        """Stop and start a driver now, without waiting for its back-off."""
         client = rtoc_app(self).client
         self._busy.add(name)
 
+        async def retry(n: str) -> DeviceInfo:
+            await client.stop_device(n)
+            return await client.start_device(n)
+
+        self._call(name, retry)
+
+    def toggle_device(self, name: str, start: bool | None = None) -> None:
+        """Start a stopped driver; stop a running one or one in error (it is retrying)."""
+        d = self._devices.get(name)
+        if start is None:
+            start = d is None or not is_active(d.state)
+        client = rtoc_app(self).client
+        self._busy.add(name)
+        self._call(name, client.start_device if start else client.stop_device)
+
+    def _call(self, name: str, call: Any) -> None:
         def done(info: DeviceInfo) -> None:
             self._busy.discard(name)
             if info.state == "error":
@@ -150,13 +184,7 @@ class DevicesPane(Pane):
             self._busy.discard(name)
             rtoc_app(self).refresh_now()
 
-        client_call(
-            self,
-            (lambda: client.start_device(name)) if start else (lambda: client.stop_device(name)),
-            group="devices",
-            done=done,
-            failed=failed,
-        )
+        client_call(self, lambda: call(name), group="devices", done=done, failed=failed)
 
     def action_open(self) -> None:
         d = self.selected()

@@ -15,13 +15,16 @@ from textual.widgets import DataTable, Input
 from ...api import EventInfo
 from ..format import PRIORITY_LETTERS, PRIORITY_NAMES, fmt_clock
 from ..state import PRIORITY_COLORS, LoggerState, rich_color
+from ..widgets.filter_keys import FilterKeys
 from .base import Pane
 
 MAX_ROWS = 500  # rows shown; the filter searches all events the UI holds
 
 
-class EventsTable(DataTable[Any]):
-    """The events table (its own class so app.tcss and tests can find it)."""
+class EventsTable(FilterKeys, DataTable[Any]):
+    """The events table; `/` and typing filter it (FilterKeys)."""
+
+    FILTER_BOX_ID = "events-filter"
 
 
 class EventsPane(Pane):
@@ -123,9 +126,9 @@ class EventsPane(Pane):
 
     # -- actions ----------------------------------------------------------------------------
     def action_filter(self) -> None:
-        box = self.query_one("#events-filter", Input)
-        box.display = True
-        box.focus()
+        table = self.query_one(EventsTable)
+        table.start_typing()
+        table.focus()
 
     def action_end_filter(self) -> None:
         box = self.query_one("#events-filter", Input)

@@ -494,12 +494,14 @@ class PlotPane(Pane):
         if self._frames_building:
             self._frames_due = True
             return
-        viewport = self.scrollable_content_region
         jobs = []
+        visible = self._in_view()
         for plot in self.query(PlotextPlot):
-            if not plot.region.intersection(viewport).area:
+            if plot not in visible:
                 plot.refresh()  # scrolled away: it builds itself if it comes into view
                 continue
+            if plot.is_current():
+                continue  # its frame is the wanted one: building it again changes nothing
             job = plot.begin_frame()
             if job is not None:
                 jobs.append(job)
@@ -525,10 +527,16 @@ class PlotPane(Pane):
         with self.app.batch_update():
             for job, lines in message.results:
                 job.plot.finish_frame(job, lines)
-        if self._frames_due or any(
-            not p.is_current() for p in self.query(PlotextPlot) if p.is_on_screen
-        ):
+        # Only plots in the pane's viewport count: Textual's is_on_screen is also true for a
+        # plot scrolled out of the pane, which is never built, so it stayed "not current" and
+        # this rebuilt the visible plots ~130 times a second (issue 13).
+        if self._frames_due or any(not p.is_current() for p in self._in_view()):
             self._build_frames()
+
+    def _in_view(self) -> list[PlotextPlot]:
+        """The plots that show at least one row in the pane's viewport."""
+        viewport = self.scrollable_content_region
+        return [p for p in self.query(PlotextPlot) if p.region.intersection(viewport).area]
 
     def _spec(self, unit: str, xy: bool, names: list[str], right: float, width: int) -> PlotSpec:
         traces: list[Trace] = []

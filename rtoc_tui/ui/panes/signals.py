@@ -12,7 +12,7 @@ import time
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -22,6 +22,7 @@ from textual.widgets.tree import TreeNode
 from ...api import SignalInfo
 from ..format import fmt_count, fmt_value
 from ..state import LoggerState, color_of, rich_color
+from ..widgets.filter_keys import FilterKeys
 from ..work import client_call, rtoc_app
 from .base import Pane
 
@@ -29,8 +30,11 @@ DEVICE_PREFIX = "device:"
 LABELS_HZ = 2.0  # how often the latest values in the tree are redrawn
 
 
-class SignalTree(Tree[str]):
-    """The tree; printable keys that are no binding start the pane's filter."""
+class SignalTree(FilterKeys, Tree[str]):
+    """The tree; printable keys that are no binding start the pane's filter (FilterKeys)."""
+
+    FILTER_BOX_ID = "signals-filter"
+    FILTER_ON_PRINTABLE = True
 
     BINDINGS: ClassVar[list[Any]] = [
         Binding("space", "toggle_plot", "Plot", id="signals.toggle", key_display="space"),
@@ -38,13 +42,6 @@ class SignalTree(Tree[str]):
         Binding("right", "expand", "Expand", show=False),
         Binding("left", "collapse", "Collapse", show=False),
     ]
-
-    class FilterTyped(Message):
-        """A printable key that should go to the filter."""
-
-        def __init__(self, character: str) -> None:
-            super().__init__()
-            self.character = character
 
     class ToggleRequested(Message):
         """Toggle the node under the cursor in or out of the plot."""
@@ -71,20 +68,6 @@ class SignalTree(Tree[str]):
             node.collapse()
         elif node.parent is not None and node.parent is not self.root:
             self.move_cursor(node.parent)
-
-    async def _on_key(self, event: events.Key) -> None:
-        char = event.character
-        if (
-            char
-            and char.isprintable()
-            and not char.isspace()
-            and event.key not in self.app.active_bindings
-        ):
-            event.stop()
-            event.prevent_default()
-            self.post_message(self.FilterTyped(char))
-            return
-        await super()._on_key(event)
 
 
 class SignalsPane(Pane):
@@ -288,19 +271,16 @@ class SignalsPane(Pane):
         event.stop()  # a click selects; toggling is space/enter
 
     # -- filter -----------------------------------------------------------------------------
-    @on(SignalTree.FilterTyped)
-    def _typed(self, event: SignalTree.FilterTyped) -> None:
-        event.stop()
-        box = self.query_one("#signals-filter", Input)
-        box.display = True
-        box.value += event.character
-        box.cursor_position = len(box.value)
-        box.focus()
-
     def action_filter(self) -> None:
-        box = self.query_one("#signals-filter", Input)
-        box.display = True
-        box.focus()
+        tree = self.query_one(SignalTree)
+        tree.start_typing()
+        tree.focus()
+
+    @on(FilterKeys.FilterAccepted)
+    def _filter_accepted(self, event: FilterKeys.FilterAccepted) -> None:
+        event.stop()
+        if self._leaves:
+            self.query_one(SignalTree).move_cursor(next(iter(self._leaves.values())))
 
     def action_end_filter(self) -> None:
         box = self.query_one("#signals-filter", Input)

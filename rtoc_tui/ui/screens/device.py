@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from ...api import ClientError, DeviceDetail, EventInfo, ParameterInfo
-from ..state import LoggerState
+from ..state import LoggerState, is_active
 from ..work import base_screen_visible, client_call, describe_error, rtoc_app
 from .base import RtocScreen
 
@@ -297,7 +297,7 @@ class DeviceScreen(RtocScreen):
     def action_toggle(self) -> None:
         state = self._state_of()[0]
         client = rtoc_app(self).client
-        start = state != "running"
+        start = not is_active(state)
 
         def done(_info: object) -> None:
             if not start:

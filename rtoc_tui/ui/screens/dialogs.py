@@ -103,7 +103,7 @@ class ExportChoice:
     """What the export dialog returns."""
 
     path: str
-    fmt: str  # csv | json
+    fmt: str  # csv | json | xlsx | xlsx-table
     visible_only: bool
 
 
@@ -132,6 +132,8 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
                 with RadioSet(id="export-format"):
                     yield RadioButton("CSV", value=True, id="fmt-csv")
                     yield RadioButton("JSON", id="fmt-json")
+                    yield RadioButton("XLSX, sheet/signal", id="fmt-xlsx")
+                    yield RadioButton("XLSX, one table", id="fmt-xlsx-table")
                 with RadioSet(id="export-range"):
                     yield RadioButton("visible window", value=True, id="range-visible")
                     yield RadioButton("everything", id="range-all")
@@ -144,14 +146,14 @@ class ExportDialog(ModalScreen[ExportChoice | None]):
 
     def _fmt(self) -> str:
         pressed = self.query_one("#export-format", RadioSet).pressed_button
-        return "json" if pressed is not None and pressed.id == "fmt-json" else "csv"
+        return "csv" if pressed is None or pressed.id is None else pressed.id.removeprefix("fmt-")
 
     @on(RadioSet.Changed, "#export-format")
     def _format_changed(self) -> None:
         box = self.query_one("#export-path", Input)
         stem, dot, ext = box.value.rpartition(".")
-        if dot and ext.lower() in ("csv", "json"):
-            box.value = f"{stem}.{self._fmt()}"
+        if dot and ext.lower() in ("csv", "json", "xlsx"):
+            box.value = f"{stem}.{self._fmt().removesuffix('-table')}"
 
     def _result(self) -> ExportChoice | None:
         path = self.query_one("#export-path", Input).value.strip()

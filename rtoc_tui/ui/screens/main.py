@@ -79,7 +79,12 @@ class MainScreen(RtocScreen):
         app = rtoc_app(self)
         info = app.client.info
         self.query_one(StatusBar).show(
-            app.host_label(), info.remote, state.connected, state.status, state.error
+            app.host_label(),
+            info.remote,
+            state.connected,
+            state.status,
+            state.error,
+            web=str(info.extra.get("web", "")),
         )
         self.set_class(not state.connected, "-offline")
         self.query_one(DevicesPane).apply_state(state)

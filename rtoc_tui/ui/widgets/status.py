@@ -25,7 +25,13 @@ class StatusBar(Static):
         self._text: Text | None = None
 
     def show(
-        self, host: str, remote: bool, connected: bool, status: Status | None, error: str = ""
+        self,
+        host: str,
+        remote: bool,
+        connected: bool,
+        status: Status | None,
+        error: str = "",
+        web: str = "",
     ) -> None:
         """Render the header from the newest state."""
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -56,6 +62,8 @@ class StatusBar(Static):
             if status.storage:
                 lag = status.storage_lag_s
                 parts.append(f"storage {status.storage}" + (f" (lag {lag:.1f}s)" if lag else ""))
+            if web:
+                parts.append(f"web {web}")
             text.append("  " + " │ ".join(parts), style="")
         elif error and not remote:
             text.append(f"  {error}", style="red")

@@ -1,13 +1,15 @@
-"""Export selected signals and a time range to CSV or JSON, streaming (never all in memory).
+"""Export selected signals and a time range to CSV, JSON or XLSX, streaming where the format lets.
 
 CSV: two columns per signal, `<Device.Signal> x` and `<Device.Signal> [unit]`, rows aligned
 by sample index (signals of different length leave cells empty). `rtoc import` recognises this
 layout without a mapping. JSON: RTOC's session layout (see session.py), so RTOC loads it too.
+XLSX (the `import` extra's xlsxwriter): one sheet per signal, or (xlsx-table) the CSV's table.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +22,8 @@ from ..core.events import Event
 from .progress import NullProgress, ProgressSink
 from .sources import Chunk, DataSource, SourceSignal
 
-FORMATS = ("csv", "json")
+FORMATS = ("csv", "json", "xlsx", "xlsx-table")
+XLSX_MAX_ROWS = 1_048_576  # Excel's limit per sheet; longer signals continue on a next sheet
 ROWS_PER_WRITE = 65_536
 
 
@@ -52,7 +55,10 @@ def export(
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".") or "csv").lower()
     if fmt not in FORMATS:
-        raise ExportError(f"unknown export format {fmt!r} (use {' or '.join(FORMATS)})")
+        raise ExportError(
+            f"unknown export format {fmt!r} (use {', '.join(FORMATS)}; xlsx has one sheet per "
+            "signal, xlsx-table one table like the CSV)"
+        )
     sigs = select(source, names)
     progress = progress or NullProgress()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +66,8 @@ def export(
     try:
         if fmt == "csv":
             write_csv(source, sigs, tmp, xmin, xmax, progress)
+        elif fmt.startswith("xlsx"):
+            write_xlsx(source, sigs, tmp, xmin, xmax, progress, one_table=fmt == "xlsx-table")
         else:
             write_session_json(
                 tmp, source, sigs, xmin, xmax, progress, extra={"exported": time.time()}
@@ -117,6 +125,110 @@ def write_csv(
             w.writerows(zip(*cols, strict=True))
             progress.advance(k * sum(1 for c in cols[1::2] if c and c[0] != ""))
     progress.finish()
+
+
+def _xlsx_writer() -> Any:
+    try:
+        import xlsxwriter
+    except ModuleNotFoundError:
+        raise ExportError("XLSX export needs xlsxwriter: pip install 'rtoc-tui[import]'") from None
+    return xlsxwriter
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    """Excel sheet names: at most 31 characters, none of []:*?/\\, unique."""
+    base = "".join("_" if c in "[]:*?/\\" else c for c in name)[:31] or "Sheet"
+    out, k = base, 1
+    while out.lower() in used:
+        k += 1
+        out = f"{base[: 31 - len(str(k)) - 1]}~{k}"
+    used.add(out.lower())
+    return out
+
+
+def write_xlsx(
+    source: DataSource,
+    sigs: list[SourceSignal],
+    path: Path,
+    xmin: float | None,
+    xmax: float | None,
+    progress: ProgressSink,
+    one_table: bool = False,
+) -> None:
+    """XLSX: one sheet per signal (x, y columns) or one table in the CSV layout.
+
+    xlsxwriter's constant_memory mode writes each row as it comes, so memory stays flat; rows
+    past Excel's limit continue on a next sheet (`Name~2`).
+    """
+    xw = _xlsx_writer()
+    progress.start(
+        f"Exporting {len(sigs)} signals to {path.name.lstrip('.').removesuffix('.part')}",
+        sum(s.count for s in sigs) or None,
+    )
+    wb = xw.Workbook(str(path), {"constant_memory": True, "nan_inf_to_errors": True})
+    try:
+        used: set[str] = set()
+        if one_table:
+            _xlsx_table(wb, source, sigs, xmin, xmax, progress, used)
+        else:
+            for s in sigs:
+                ws, row = None, 0
+                for x, y in source.chunks(s.name, xmin, xmax):
+                    for i in range(len(x)):
+                        if ws is None or row >= XLSX_MAX_ROWS:
+                            ws = wb.add_worksheet(_sheet_name(s.name, used))
+                            ws.write_row(0, 0, ["x", f"{s.name} [{s.unit}]" if s.unit else s.name])
+                            row = 1
+                        ws.write_number(row, 0, float(x[i]))
+                        if math.isfinite(y[i]):  # a gap stays an empty cell, not #NUM!
+                            ws.write_number(row, 1, float(y[i]))
+                        row += 1
+                    progress.advance(len(x))
+                if ws is None:
+                    ws = wb.add_worksheet(_sheet_name(s.name, used))
+                    ws.write_row(0, 0, ["x", f"{s.name} [{s.unit}]" if s.unit else s.name])
+        if not sigs:
+            wb.add_worksheet("empty")
+    finally:
+        wb.close()
+    progress.finish()
+
+
+def _xlsx_table(
+    wb: Any,
+    source: DataSource,
+    sigs: list[SourceSignal],
+    xmin: float | None,
+    xmax: float | None,
+    progress: ProgressSink,
+    used: set[str],
+) -> None:
+    """The CSV export's layout in sheets: pairs of `<name> x`, `<name> [unit]` columns."""
+    header = [h for s in sigs for h in _header(s)]
+    arrays = []
+    for s in sigs:  # a table row needs every signal's i-th sample: gather each signal once
+        parts = list(source.chunks(s.name, xmin, xmax))
+        x = np.concatenate([p[0] for p in parts]) if parts else np.empty(0)
+        y = np.concatenate([p[1] for p in parts]) if parts else np.empty(0)
+        arrays.append((x, y))
+    n = max((len(a[0]) for a in arrays), default=0)
+    ws, row = None, 0
+    for i in range(n):
+        if ws is None or row >= XLSX_MAX_ROWS:
+            ws = wb.add_worksheet(_sheet_name("Signals", used))
+            ws.write_row(0, 0, header)
+            row = 1
+        for k, (x, y) in enumerate(arrays):
+            if i < len(x):
+                ws.write_number(row, 2 * k, float(x[i]))
+                if math.isfinite(y[i]):
+                    ws.write_number(row, 2 * k + 1, float(y[i]))
+        row += 1
+        if i % 65536 == 65535:
+            progress.advance(65536 * len(arrays))
+    if ws is None:
+        ws = wb.add_worksheet(_sheet_name("Signals", used))
+        ws.write_row(0, 0, header)
 
 
 # -- RTOC session JSON (also the JSON export) ----------------------------------------------------
