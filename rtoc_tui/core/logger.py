@@ -220,12 +220,16 @@ class Logger:
         loop = asyncio.get_running_loop()
         waits: dict[str, asyncio.Future[None]] = {}
 
+        def settle(fut: asyncio.Future[None]) -> None:
+            if not fut.done():
+                fut.set_result(None)
+
         def stop_one(name: str, fut: asyncio.Future[None]) -> None:
             try:
                 self.devices.stop(name)
             finally:
                 try:
-                    loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(None))
+                    loop.call_soon_threadsafe(settle, fut)
                 except RuntimeError:  # the loop is gone: we were abandoned long ago
                     pass
 

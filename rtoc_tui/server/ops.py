@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import inspect
 import math
 import secrets
@@ -422,13 +423,11 @@ class ExtensionOps:
         try:
             # in ring-sized pieces, each waiting for storage to make room (back-pressure)
             for i in range(0, len(xa), cap):
-                xs, ys = xa[i : i + cap], ya[i : i + cap]
-                await retry_full(
-                    store,
-                    lambda xs=xs, ys=ys: store.append(dname, sname, xs, ys, u, 0.0),
-                    ADMIT_WAIT_S,
+                piece = functools.partial(
+                    store.append, dname, sname, xa[i : i + cap], ya[i : i + cap], u, 0.0
                 )
-                done += len(xs)
+                await retry_full(store, piece, ADMIT_WAIT_S)
+                done += min(cap, len(xa) - i)
         except BufferFull as exc:
             stored = f"the first {done} samples were stored, " if done else ""
             raise OpError(f"{stored}{exc.advice()}") from None

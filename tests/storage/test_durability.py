@@ -330,3 +330,17 @@ async def test_clear_and_delete_mean_the_same_in_memory_and_in_the_store(
     assert lg2.store.get("D.deleted") is None
     assert lg2.store.get("D.cleared").copy()[0].tolist() == [20.0, 21.0]
     assert len(lg2.store.get("D.keep")) == 10
+
+
+async def test_binary_append_bigger_than_the_ring_waits_piece_by_piece(
+    start_logger: StartFn,
+) -> None:
+    lg, svc = await start_logger({"global": {"recordLength": 1000}, "backup": {"intervall": 1.0}})
+    srv = TcpServer(lg, port=0)
+    x = np.arange(20_000.0)
+    for k in range(3):  # 60,000 samples through rings of 1,000 within about a flush interval
+        xs = x + k * 20_000
+        n = await srv.ops.op_append(None, "Bin.s", wire.encode_array(xs), wire.encode_array(xs))
+        assert n == 20_000
+    assert await flush(svc)
+    assert np.array_equal(np.sort(stored_x(svc, "Bin.s")), np.arange(60_000.0))
