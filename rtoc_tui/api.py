@@ -61,6 +61,7 @@ class ParameterInfo:
     type: str
     doc: str
     writable: bool
+    group: str = ""  # the driver's grouping for the device screen ("" = none declared)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..config.home import Home, read_config_file, save_config
-from ..config.schema import SECRET_MASK, Config, ConfigError, from_json, is_secret, iter_fields
+from ..config.schema import (
+    SECRET_MASK,
+    Config,
+    ConfigError,
+    from_json,
+    is_secret,
+    iter_fields,
+    mask_secret,
+)
 from ..wire import is_loopback
 
 T = TypeVar("T")
@@ -37,6 +45,8 @@ PG_CONNECT_TIMEOUT_S = 5
 
 def mask(key: str, value: Any) -> Any:
     """The value as it may be shown: secrets become asterisks (or '(empty)')."""
+    if key == "devices":
+        return mask_secret(key, value)  # devices.Otii.password and the like
     if is_secret(key):
         return SECRET_MASK if value else "(empty)"
     return value
@@ -487,11 +497,13 @@ class Wizard:
             hint = " (a number above or a path)" if ports else ""
             if setting.default is None:
                 hint += " ('-' for none)"
+            secret = getattr(setting, "secret", False) or is_secret(path)
             value = self.p.ask(
                 f"{name}.{key}: {setting.doc}{hint}",
                 now,
                 parse,
-                shown="none" if now is None else show_value(now),
+                shown="none" if now is None else SECRET_MASK if secret and now else show_value(now),
+                secret=secret,
             )
             if ports and isinstance(value, str) and value and not os.path.exists(value):
                 self.say(f"  [yellow]! {escape(value)} does not exist now; kept anyway[/]")

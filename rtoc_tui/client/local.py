@@ -86,7 +86,7 @@ def device_detail_of(logger: Logger, name: str) -> DeviceDetail:
         name=name,
         devicename=plugin.devicename,
         parameters=tuple(
-            ParameterInfo(p.name, p.value, p.type, p.doc, p.writable)
+            ParameterInfo(p.name, p.value, p.type, p.doc, p.writable, p.group)
             for p in introspect.parameters(plugin)
         ),
         functions=tuple(

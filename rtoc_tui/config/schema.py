@@ -307,7 +307,15 @@ def is_secret(key: str) -> bool:
 
 
 def mask_secret(key: str, value: Any) -> Any:
-    """The value as it may leave the logger: a set secret becomes SECRET_MASK."""
+    """The value as it may leave the logger: a set secret becomes SECRET_MASK (inside the
+    `devices` section too: devices.Otii.password)."""
+    if key == "devices" and isinstance(value, dict):
+        return {
+            name: {k: mask_secret(f"devices.{name}.{k}", v) for k, v in settings.items()}
+            if isinstance(settings, dict)
+            else settings
+            for name, settings in value.items()
+        }
     return SECRET_MASK if value and is_secret(key) else value
 
 

@@ -31,6 +31,24 @@ class ParameterInfo:
     type: str
     doc: str
     writable: bool
+    group: str = ""  # from the driver's PARAMETER_GROUPS; "" when it declares none
+
+
+OTHER_GROUP = "Other"
+"""Group of the parameters a driver with PARAMETER_GROUPS does not list."""
+
+
+def parameter_groups(plugin: Any) -> dict[str, str]:
+    """{parameter: group} from the driver's optional `PARAMETER_GROUPS` class attribute
+    ({group: (parameter, ...)}, in display order); empty when it declares none."""
+    declared = getattr(type(plugin), "PARAMETER_GROUPS", None)
+    if not isinstance(declared, dict):
+        return {}
+    out: dict[str, str] = {}
+    for group, names in declared.items():
+        for name in names:
+            out.setdefault(str(name), str(group))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +107,26 @@ def function_names(plugin: Any) -> list[str]:
 
 
 def parameters(plugin: Any) -> list[ParameterInfo]:
+    """Every parameter with its value; a driver declaring PARAMETER_GROUPS gets them in its
+    group order (undeclared ones last, in group "Other"), otherwise sorted by name."""
+    groups = parameter_groups(plugin)
+    names = parameter_names(plugin)
+    if groups:
+        order = {name: n for n, name in enumerate(groups)}
+        names.sort(key=lambda name: (order.get(name, len(order)), name))
     out = []
-    for name in parameter_names(plugin):
+    for name in names:
         try:
             value = getattr(plugin, name)
         except Exception as exc:  # a property that raises is shown, not fatal
             value = f"<error: {exc}>"
         static = inspect.getattr_static(type(plugin), name, None)
         writable = not isinstance(static, property) or static.fset is not None
+        group = groups.get(name, OTHER_GROUP) if groups else ""
         out.append(
-            ParameterInfo(name, value, type(value).__name__, _doc_for(plugin, name), writable)
+            ParameterInfo(
+                name, value, type(value).__name__, _doc_for(plugin, name), writable, group
+            )
         )
     return out
 

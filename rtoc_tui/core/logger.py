@@ -284,7 +284,10 @@ class Logger:
             samples_total=sum(b.written for b in bufs),
             samples_per_s=self.samples_per_s(),
             events=len(self.events),
-            devices_running=len(self.devices.running()),
+            # a driver in error (retrying) is not running: the same count as the Devices pane
+            devices_running=sum(
+                1 for p in self.devices.running().values() if p._state[0] == "running"
+            ),
             clients=self.clients,
             storage=storage,
             storage_lag_s=lag,

@@ -25,6 +25,7 @@ class Setting:
     choices: tuple[Any, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    secret: bool = False  # a password or token: asked without echo, never shown in full
 
     @property
     def value_type(self) -> type:

@@ -146,3 +146,8 @@ def nice_ticks(lo: float, hi: float, max_ticks: int) -> tuple[tuple[float, ...],
         for p in positions
     )
     return tuple(positions), labels
+
+
+def plural(n: int, word: str) -> str:
+    """'1 signal', '2 signals' (English plurals of the words the UI counts)."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"

@@ -85,7 +85,7 @@ def test_samples_are_the_emulators_waveform(logger: Logger, emu: OtiiEmulator, s
         x, y = logger.store.get(f"Otii.{sname}").copy()
         k = np.rint((x - dev._t0) * RATE).astype(int)
         assert k[0] == 0 and np.array_equal(k, np.arange(len(k)))
-        expected = emu._window(rec, emu.device(), ch, RATE, 0, len(k))
+        expected = emu.window(rec, emu.device(), ch, 0, len(k))
         np.testing.assert_allclose(y, expected, rtol=1e-12)
 
 
@@ -101,11 +101,11 @@ def test_without_recording_reads_single_values(
 
 # -- parameters and functions -----------------------------------------------------------------
 def test_settings_reach_the_device(logger: Logger, emu: OtiiEmulator, start_otii) -> None:
-    dev = start_otii(main_voltage=2.5, max_current=0.2, range="high", channel_samplerate=1000)
+    dev = start_otii(main_voltage=2.5, max_current=0.2, range="high")
     wait_for(lambda: dev.connected, what="connect")
     arc = emu.device()
     assert (arc.main_on, arc.main_voltage, arc.max_current, arc.range) == (True, 2.5, 0.2, "high")
-    assert arc.enabled == {"mc", "mv", "mp"} and arc.samplerate("mc") == 1000
+    assert arc.enabled == {"mc", "mv", "mp"} and arc.samplerate("mc") == RATE
     assert arc.supply_mode == "power-box"
     # the measured voltage follows the setting
     wait_for(lambda: count(logger, "MainVoltage") >= 100)
@@ -184,9 +184,10 @@ def test_battery_emulator_profile(logger: Logger, emu: OtiiEmulator, start_otii)
     dev = start_otii(battery_profile="CR2032-NoName", battery_soc=80.0)
     wait_for(lambda: count(logger, "MainVoltage") >= 100)
     arc = emu.device()
-    assert arc.supply_mode == "battery-emulator" and arc.battery["soc"] == 80.0
+    assert arc.supply_mode == "battery-emulator"
+    assert arc.battery["soc"] == pytest.approx(80.0, abs=0.01)  # the DUT drains it slowly
     assert abs(logger.store.get("Otii.MainVoltage").latest()[1] - 3.0) < 0.01
-    assert dev.battery_status()["soc"] == 80.0
+    assert dev.battery_status()["soc"] == pytest.approx(80.0, abs=0.01)
     assert "CR2450-NoName" in [p["name"] for p in dev.battery_profiles()]
     dev.battery_profile = "CR2450-NoName"
     assert arc.battery["profile_id"] == "b2ce2796-80f7-4386-8759-be31466927b8"
@@ -298,7 +299,10 @@ def test_server_down_at_start(logger: Logger, start_otii, monkeypatch) -> None:
     ("settings", "key"),
     [
         ({"channels": "mc,zz"}, "channels"),
-        ({"channels": "rx"}, "channels"),
+        ({"channels": "mc,me"}, "channels"),
+        ({"samplerates": "rx=10"}, "samplerates"),
+        ({"samplerates": "mc"}, "samplerates"),
+        ({"limit_mode": "soft"}, "limit_mode"),
         ({"channels": ""}, "channels"),
         ({"port": 70000}, "port"),
         ({"range": "medium"}, "range"),

@@ -87,3 +87,26 @@ async def test_a_burst_of_errors_collapses_into_one_toast(ui_logger, clock):
             ui_logger.event(f"error {i}", dname="Oven", priority=2, x=T0)
         await wait_for(pilot, lambda: any("20 new" in n.message for n in app._notifications))
         assert not any(n.message == "error 3" for n in app._notifications)
+
+
+async def test_enter_shows_a_long_event_whole_at_80x24(ui_logger, clock):
+    """Issue 13 item 9: a long event can be read (wrapped, with its id and value)."""
+    from rtoc_tui.ui.screens.dialogs import InfoDialog
+
+    long_text = "pressure above the limit " + "x" * 150 + " END"
+    ui_logger.event(long_text, sname="P", dname="Boiler", priority=2, id="overpressure", value=7.5)
+    app = build_app(StableClient(ui_logger), ui_logger.config, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("V")
+        table = app.screen.query_one(EventsTable)
+        assert table.has_focus
+        table.move_cursor(row=ids(app).index("overpressure"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, InfoDialog))
+        body = app.screen.query_one("#info-body")
+        lines = [body.render_line(y).text for y in range(body.size.height)]
+        joined = "".join(line.strip() for line in lines)
+        assert "END" in joined and "overpressure" in joined and "7.5" in joined, lines
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, InfoDialog))

@@ -8,10 +8,11 @@ from rtoc_tui.ui.panes.devices import DevicesPane
 from rtoc_tui.ui.panes.events import EventsPane
 from rtoc_tui.ui.panes.plot import PlotPane
 from rtoc_tui.ui.panes.signals import SignalsPane
+from rtoc_tui.ui.widgets.footer import FittingFooter
 from rtoc_tui.ui.widgets.plot import PlotextPlot
 from rtoc_tui.ui.widgets.status import StatusBar
 
-from .conftest import StableClient, settle
+from .conftest import StableClient, settle, wait_for
 
 
 async def test_main_screen_shows_everything(ui_logger, clock):
@@ -59,3 +60,21 @@ async def test_startup_objects_are_frozen_out_of_the_gc(ui_logger, clock, monkey
             assert gc.get_freeze_count() > 10_000  # the app's widgets, styles, modules
     finally:
         gc.unfreeze()
+
+
+async def test_header_and_footer_at_80_columns_cut_no_word(ui_logger, clock):
+    """Issue 13 item 10: lower-priority header fields go first; the footer keeps `? Help`."""
+    app = build_app(StableClient(ui_logger), ui_logger.config, clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        header = app.screen.query_one(StatusBar)._text
+        assert header is not None and header.cell_len <= 80
+        assert header.plain.rstrip().endswith(("events", "event", "S/s", "signals", "running"))
+        assert "…" not in header.plain
+        keys = [k.key_display for k in app.screen.query_one(FittingFooter).children]
+        assert "?" in keys and "q" not in keys
+        await pilot.resize_terminal(200, 50)
+        await wait_for(
+            pilot,
+            lambda: "q" in [k.key_display for k in app.screen.query_one(FittingFooter).children],
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -125,6 +126,15 @@ class EventsPane(Pane):
         self.set_subtitle(f"{count}{marks}{filt}")
 
     # -- actions ----------------------------------------------------------------------------
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on an event: every field, wrapped (a long text does not fit a row)."""
+        event.stop()
+        rows = self.visible_events()
+        if 0 <= event.cursor_row < len(rows):
+            from ..screens.dialogs import InfoDialog
+
+            self.app.push_screen(InfoDialog("Event", event_detail(rows[event.cursor_row])))
+
     def action_filter(self) -> None:
         table = self.query_one(EventsTable)
         table.start_typing()
@@ -157,3 +167,19 @@ class EventsPane(Pane):
     @on(Input.Submitted, "#events-filter")
     def _filter_submitted(self) -> None:
         self.action_end_filter()
+
+
+def event_detail(e: EventInfo) -> Table:
+    """An event's fields as a two-column table; the text and value wrap."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    color = rich_color(PRIORITY_COLORS.get(e.priority, PRIORITY_COLORS[0]))
+    table.add_row("time", fmt_clock(e.x))
+    table.add_row("priority", Text(f"{e.priority} {PRIORITY_NAMES.get(e.priority, '?')}", color))
+    table.add_row("device", e.dname or "-")
+    table.add_row("signal", e.sname or "-")
+    table.add_row("id", e.id or "-")
+    table.add_row("value", "-" if e.value is None else repr(e.value))
+    table.add_row("text", e.text)
+    return table

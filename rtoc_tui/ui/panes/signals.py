@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -313,15 +314,16 @@ class SignalsPane(Pane):
         if names:
             self.clear_signals(names)
 
-    def clear_signals(self, names: list[str]) -> None:
-        """Drop the samples of signals (they stay listed)."""
+    def clear_signals(self, names: list[str], confirm: bool = True) -> None:
+        """Drop the samples of signals (they stay listed), after a confirmation."""
+        question = f"Clear every sample of {self._what(names)} (memory and store)?"
         client = rtoc_app(self).client
-        client_call(
-            self,
+        self._confirmed(
+            question if confirm else None,
+            "Clear",
+            "cleared",
+            names,
             lambda: client.clear_signals(names),
-            group="signals",
-            done=lambda _r: rtoc_app(self).refresh_now(),
-            success=f"cleared {self._what(names)}",
         )
 
     def action_delete(self) -> None:
@@ -331,24 +333,41 @@ class SignalsPane(Pane):
 
     def delete_signals(self, names: list[str], confirm: bool = True) -> None:
         """Delete signals (after a confirmation)."""
+        question = f"Delete {self._what(names)}?"
+        client = rtoc_app(self).client
+        self._confirmed(
+            question if confirm else None,
+            "Delete",
+            "deleted",
+            names,
+            lambda: client.delete_signals(names),
+        )
+
+    def _confirmed(
+        self,
+        question: str | None,
+        verb: str,
+        done_word: str,
+        names: list[str],
+        call: Callable[[], Awaitable[Any]],
+    ) -> None:
+        """Ask question (None: don't ask), then run the client call and refresh."""
         from ..screens.dialogs import ConfirmDialog
 
         def go(ok: bool | None) -> None:
-            if not ok:
-                return
-            client = rtoc_app(self).client
-            client_call(
-                self,
-                lambda: client.delete_signals(names),
-                group="signals",
-                done=lambda _r: rtoc_app(self).refresh_now(),
-                success=f"deleted {self._what(names)}",
-            )
+            if ok:
+                client_call(
+                    self,
+                    call,
+                    group="signals",
+                    done=lambda _r: rtoc_app(self).refresh_now(),
+                    success=f"{done_word} {self._what(names)}",
+                )
 
-        if confirm:
-            self.app.push_screen(ConfirmDialog(f"Delete {self._what(names)}?", "Delete"), go)
-        else:
+        if question is None:
             go(True)
+        else:
+            self.app.push_screen(ConfirmDialog(question, verb), go)
 
     def action_export(self) -> None:
         names = self.selected_names()

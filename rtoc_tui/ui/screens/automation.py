@@ -10,10 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input, Label, Static, TextArea
+from textual.widgets import DataTable, Input, Label, Static, TextArea
 
 from ...api import EventInfo
 from ..state import LoggerState
+from ..widgets.footer import FittingFooter
 from ..work import client_call, rtoc_app
 from .base import RtocScreen
 from .dialogs import ConfirmDialog
@@ -118,7 +119,7 @@ class AutomationScreen(RtocScreen):
                 a.add_column("action", key="name")
                 a.add_column("definition", key="spec")
                 yield a
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one("#automation-events").border_title = "Global events"

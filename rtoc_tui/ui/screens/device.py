@@ -11,10 +11,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Static, Tab, Tabs
 
 from ...api import ClientError, DeviceDetail, EventInfo, ParameterInfo
 from ..state import LoggerState, is_active
+from ..widgets.footer import FittingFooter
 from ..work import base_screen_visible, client_call, describe_error, rtoc_app
 from .base import RtocScreen
 
@@ -67,6 +68,8 @@ class DeviceScreen(RtocScreen):
         Binding("escape", "back", "Back", id="device.back"),
         Binding("s", "toggle", "Start/stop", id="device.toggle"),
         Binding("ctrl+r", "reload", "Reload", id="device.reload"),
+        Binding("left_square_bracket", "group(-1)", "Prev group", id="device.prev_group"),
+        Binding("right_square_bracket", "group(1)", "Next group", id="device.next_group"),
         Binding("tab", "app.focus_next", "Next", show=False),
     ]
 
@@ -76,12 +79,16 @@ class DeviceScreen(RtocScreen):
         self.detail: DeviceDetail | None = None
         self._editing: tuple[str, str] | None = None  # ("param" | "func", name)
         self._params: dict[str, ParameterInfo] = {}
+        self._groups: list[str] = []  # the driver's parameter groups, in its order
+        self.group = ""  # the group shown ("" = the driver declares none: all parameters)
+        self._shown: set[str] = set()  # parameters in the table now
         self.last_result = ""
 
     def compose(self) -> ComposeResult:
         yield Label("", id="device-title")
         with Horizontal(id="device-body"):
             with Vertical(id="device-params", classes="pane"):
+                yield Tabs(id="param-groups")
                 table = DataTable(id="params-table", cursor_type="row")
                 table.add_column("parameter", key="name")
                 table.add_column("value", key="value")
@@ -98,12 +105,13 @@ class DeviceScreen(RtocScreen):
             yield Label("", id="edit-label")
             yield Input(id="edit-input")
         yield Static("", id="device-result")
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one("#device-params").border_title = "Parameters (enter: edit)"
         self.query_one("#device-functions").border_title = "Functions (enter: call)"
         self.query_one("#device-edit").display = False
+        self.query_one("#param-groups").display = False
         self.query_one("#params-table").focus()
         self._update_title()
         self.reload()
@@ -163,19 +171,69 @@ class DeviceScreen(RtocScreen):
 
     def _show_detail(self, detail: DeviceDetail | None) -> None:
         self.detail = detail
-        params = self.query_one("#params-table", DataTable)
         funcs = self.query_one("#functions-table", DataTable)
-        params.clear()
         funcs.clear()
-        self._params = {}
+        self._params = {} if detail is None else {p.name: p for p in detail.parameters}
+        self._show_groups(detail)
+        self._fill_parameters()
         if detail is None:
             return
-        for p in detail.parameters:
-            self._params[p.name] = p
-            name = Text(p.name, style="" if p.writable else "dim")
-            params.add_row(name, _short(p.value), p.type, p.doc, key=p.name)
         for f in detail.functions:
             funcs.add_row(f.name, f.signature, f.doc.splitlines()[0] if f.doc else "", key=f.name)
+
+    def _show_groups(self, detail: DeviceDetail | None) -> None:
+        """The group tabs: shown only when the driver groups its parameters."""
+        groups = [] if detail is None else list(dict.fromkeys(p.group for p in detail.parameters))
+        groups = [g for g in groups if g]
+        tabs = self.query_one("#param-groups", Tabs)
+        tabs.display = bool(groups)
+        if groups != self._groups:
+            self._groups = groups
+            self.refresh_bindings()
+            tabs.clear()
+            for n, group in enumerate(groups):
+                tabs.add_tab(Tab(group, id=f"group-{n}"))
+        if self.group not in groups:
+            self.group = groups[0] if groups else ""
+        if groups:
+            tabs.active = f"group-{groups.index(self.group)}"
+
+    def _fill_parameters(self) -> None:
+        """The parameters of the group shown (all of them without groups)."""
+        params = self.query_one("#params-table", DataTable)
+        params.clear()
+        self._shown = set()
+        for p in self._params.values():
+            if self.group and p.group != self.group:
+                continue
+            name = Text(p.name, style="" if p.writable else "dim")
+            params.add_row(name, _short(p.value), p.type, p.doc, key=p.name)
+            self._shown.add(p.name)
+
+    @on(Tabs.TabActivated, "#param-groups")
+    def _group_chosen(self, event: Tabs.TabActivated) -> None:
+        event.stop()
+        if event.tab is None or event.tab.id is None:
+            return
+        group = self._groups[int(event.tab.id.removeprefix("group-"))]
+        if group != self.group:
+            self.group = group
+            self._fill_parameters()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The group keys only appear for a driver that groups its parameters."""
+        if action == "group":
+            return bool(self._groups)
+        return True
+
+    def action_group(self, step: int) -> None:
+        """Show the previous or next parameter group."""
+        if not self._groups:
+            return
+        n = (self._groups.index(self.group) + step) % len(self._groups)
+        self.group = self._groups[n]
+        self.query_one("#param-groups", Tabs).active = f"group-{n}"
+        self._fill_parameters()
 
     def _update_values(self, detail: DeviceDetail | None) -> None:
         if detail is None or self.detail is None:
@@ -186,7 +244,7 @@ class DeviceScreen(RtocScreen):
         table = self.query_one("#params-table", DataTable)
         for p in detail.parameters:
             old = self._params.get(p.name)
-            if old is None or old.value != p.value:
+            if p.name in self._shown and (old is None or old.value != p.value):
                 table.update_cell(p.name, "value", _short(p.value))
             self._params[p.name] = p
         self.detail = detail

@@ -27,7 +27,6 @@ from textual.widgets import (
     Button,
     DataTable,
     DirectoryTree,
-    Footer,
     Input,
     Label,
     ProgressBar,
@@ -48,6 +47,7 @@ from ...transfer.mapping import (
 from ...transfer.profiles import Profiles
 from ...transfer.readers import Source, open_source
 from ...transfer.table import ImportFileError, Table
+from ..widgets.footer import FittingFooter
 from ..work import describe_error, rtoc_app
 from .base import RtocScreen
 
@@ -182,7 +182,7 @@ class ImportScreen(RtocScreen):
         with Horizontal(classes="imp-row"):
             yield ProgressBar(total=100, show_eta=False, id="imp-progress")
             yield Button("Import", variant="primary", id="imp-run", compact=True)
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one("#imp-x", Select).set_options(self._x_options())

@@ -9,7 +9,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer
 
 from ...api import DeviceInfo, EventInfo, SignalStats
 from ...config.schema import TuiSection
@@ -19,6 +18,7 @@ from ..panes.events import EventsPane
 from ..panes.plot import PlotPane
 from ..panes.signals import SignalsPane, default_export_path
 from ..state import LoggerState
+from ..widgets.footer import FittingFooter
 from ..widgets.status import StatusBar
 from ..work import client_call, rtoc_app
 from .base import RtocScreen
@@ -60,7 +60,7 @@ class MainScreen(RtocScreen):
             with Vertical(id="content"):
                 yield PlotPane(id="plot")
                 yield EventsPane(id="events")
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         app = rtoc_app(self)

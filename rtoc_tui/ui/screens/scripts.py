@@ -12,12 +12,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Label, OptionList, RichLog, Tree
+from textual.widgets import DataTable, Label, OptionList, RichLog, Tree
 from textual.widgets.option_list import Option
 
 from ...api import ClientError, DeviceDetail, EventInfo, ScriptInfo, ScriptOutput
 from ..state import LoggerState
 from ..widgets.editor import PythonEditor
+from ..widgets.footer import FittingFooter
 from ..work import base_screen_visible, client_call, describe_error, rtoc_app
 from .base import RtocScreen
 from .dialogs import PromptDialog
@@ -103,7 +104,7 @@ class ScriptScreen(RtocScreen):
                 tree: Tree[str] = Tree("insert", id="script-help")
                 tree.show_root = False
                 yield tree
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         self.query_one("#script-output").border_title = "Output"

@@ -9,11 +9,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Input, Label, Select, Static, Switch
+from textual.widgets import Input, Label, Select, Static, Switch
 
 from ...api import ConfigValue, EventInfo
 from ...config.schema import SECRET_MASK, is_secret
 from ..state import LoggerState, tui_settings
+from ..widgets.footer import FittingFooter
 from ..work import client_call, rtoc_app
 from .base import RtocScreen
 
@@ -68,7 +69,7 @@ class SettingsScreen(RtocScreen):
                     yield self._editor(f)
                     yield Static("", id=_wid(f.key) + "-doc", classes="setting-doc")
         yield Label("", id="settings-error", classes="error-text")
-        yield Footer(compact=True)
+        yield FittingFooter()
 
     def _editor(self, f: Field) -> Any:
         wid = _wid(f.key)

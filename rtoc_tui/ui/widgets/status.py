@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ...api import Status
-from ..format import fmt_count, fmt_span
+from ..format import fmt_count, fmt_span, plural
 
 
 class StatusBar(Static):
@@ -44,27 +44,39 @@ class StatusBar(Static):
                 "○ disconnected" if status is not None else "○ connecting", style="bold red"
             )
             if error:
-                text.append(f" ({error})", style="red")
+                # the client's reason often starts with the state itself: say it once
+                reason = error.removeprefix("disconnected").lstrip(": ")
+                if reason:
+                    text.append(f" ({reason})", style="red")
             text.append("  retrying", style="dim")
         elif remote:
             text.append("● connected", style="bold green")
         if status is not None:
-            parts = [
-                f"{status.signals} signals",
-                f"{status.samples_per_s:,.0f} S/s",
-                f"{fmt_count(status.samples_in_memory)} in memory",
-                f"{status.devices_running} devices",
-                f"{status.events} events",
-                f"up {fmt_span(status.uptime_s)}",
+            # (priority, text): the lowest priorities go first when the line is too narrow,
+            # so the header never ends in a cut word (80 columns over SSH).
+            parts: list[tuple[int, str]] = [
+                (0, plural(status.devices_running, "device") + " running"),
+                (1, plural(status.signals, "signal")),
+                (2, f"{status.samples_per_s:,.0f} S/s"),
+                (5, f"{fmt_count(status.samples_in_memory)} in memory"),
+                (3, plural(status.events, "event")),
+                (6, f"up {fmt_span(status.uptime_s)}"),
             ]
             if status.clients:
-                parts.append(f"{status.clients} clients")
+                parts.append((7, plural(status.clients, "client")))
             if status.storage:
                 lag = status.storage_lag_s
-                parts.append(f"storage {status.storage}" + (f" (lag {lag:.1f}s)" if lag else ""))
+                parts.append(
+                    (4, f"storage {status.storage}" + (f" (lag {lag:.1f}s)" if lag else ""))
+                )
             if web:
-                parts.append(f"web {web}")
-            text.append("  " + " │ ".join(parts), style="")
+                parts.append((8, f"web {web}"))
+            width = self.size.width or 10_000
+            room = width - text.cell_len - 2
+            while parts and len(" │ ".join(p for _, p in parts)) > room:
+                parts.remove(max(parts, key=lambda p: p[0]))
+            if parts:
+                text.append("  " + " │ ".join(p for _, p in parts), style="")
         elif error and not remote:
             text.append(f"  {error}", style="red")
         if text != self._text:
