@@ -1,8 +1,11 @@
 """Generator: RTOC's function generator, with RTOC's parameter and function names.
 
 Streams one signal named after its waveform (Square by default, sampled at 10 Hz):
-Square, Sinus, Sawtooth, Random, AC or DC. RTOC scripts and global events such as
-`Generator.Square.latest >= 2` and `Generator.gen_level = 1` work unchanged.
+Square, Sinus, Sawtooth, Random, AC or DC. Its parameters (gen_freq, gen_level, offset, phase,
+exampleString, exampleBoolean, test, samplerate) and functions (setFrequency, changeType,
+changeExampleString, setColor, setAlphaColor) are RTOC's Generator's, so RTOC scripts, global
+events and actions such as `Generator.Square.latest >= 2` and `Generator.gen_level = 1` work
+unchanged.
 Set `seed` (config devices.Generator.seed) for a repeatable Random waveform.
 """
 
@@ -51,6 +54,13 @@ class Generator(LoggerPlugin):
         self.__doc_gen_level__ = "Amplitude (gain) of the waveform"
         self.__doc_offset__ = "Y offset added to the waveform"
         self.__doc_phase__ = "Phase of the waveform in radians"
+        # RTOC's Generator also carries these example members; global events, actions and
+        # scripts written against it use them (`Generator.exampleString = "..."`).
+        self.exampleString: str = "Hello"
+        self.exampleBoolean: bool = True
+        self.__doc_exampleString__ = "Example text parameter (RTOC's Generator)"
+        self.__doc_exampleBoolean__ = "Example boolean parameter (RTOC's Generator)"
+        self._test = 2
         self.setPerpetualTimer(self._sample, samplerate=s["samplerate"])
         self.start()
 
@@ -64,6 +74,29 @@ class Generator(LoggerPlugin):
         if value not in WAVEFORMS:
             raise ValueError(f"waveform must be one of {', '.join(WAVEFORMS)}, not {value!r}")
         self._waveform = value
+
+    @property
+    def test(self) -> Any:
+        """Example property parameter (RTOC's Generator)."""
+        return self._test
+
+    @test.setter
+    def test(self, value: Any) -> None:
+        self._test = value
+
+    def changeExampleString(self, name: str) -> None:
+        """Set exampleString (RTOC's Generator example function)."""
+        self.exampleString = str(name)
+
+    def setAlphaColor(
+        self, red: int = 0, green: int = 255, blue: int = 0, alpha: int = 255
+    ) -> None:
+        """Set a colour, each part 0-255 (RTOC's Generator example function; it logs it)."""
+        self.info(f"R: {red}, G: {green}, B: {blue}, A: {alpha}")
+
+    def setColor(self, red: int = 0, green: int = 255, blue: int = 0) -> None:
+        """Set a colour, each part 0-255 (RTOC's Generator example function; it logs it)."""
+        self.info(f"R: {red}, G: {green}, B: {blue}")
 
     def setFrequency(self, freq: float, inverse: bool = False) -> bool:
         """Set the frequency in Hz (with inverse=True, freq is a period in s)."""

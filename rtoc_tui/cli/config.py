@@ -353,6 +353,14 @@ def config_import_rtoc(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only report what would be imported")
     ] = False,
+    keep_plugin_copies: Annotated[
+        bool,
+        typer.Option(
+            "--keep-plugin-copies",
+            help="Also copy RTOC's plugins for devices with a built-in driver (one named like "
+            "a built-in driver is copied as NAME_rtoc)",
+        ),
+    ] = False,
 ) -> None:
     """Import an RTOC user folder (~/.RTOC) into ours; the RTOC folder is only read.
 
@@ -369,7 +377,9 @@ def config_import_rtoc(
     h = _home(ctx, home)
     source = (path or DEFAULT_RTOC_HOME).expanduser()
     try:
-        report = import_rtoc(source, h, overwrite=overwrite, dry_run=dry_run)
+        report = import_rtoc(
+            source, h, overwrite=overwrite, dry_run=dry_run, keep_plugin_copies=keep_plugin_copies
+        )
     except MigrationError as exc:
         raise fail(str(exc), 1) from exc
     except ConfigError as exc:

@@ -75,30 +75,55 @@ WHY_UNUSED = {
     "backup.path": "RTOC's local JSON backup folder; rtoc-tui stores SQLite in data/",
 }
 
-# RTOC plugin names (from its plugin repository) -> our built-in drivers.
+# RTOC plugin names -> our built-in drivers: the folder names of RTOC's plugin repository
+# (RTOCplugins) and of RTOC's own plugins/ folder, in the spellings RTOC versions used.
 BUILTIN_EQUIVALENTS = {
     "Generator": "Generator",
+    "Funktionsgenerator": "Generator",
     "System": "System",
     "DPS5020": "DPS5020",
     "holdPeak_VC820": "VC820",
+    "HoldPeak VC820": "VC820",
+    "HoldPeak_VC820": "VC820",
+    "VC820": "VC820",
     "INA219_Modul": "INA219",
+    "INA219": "INA219",
     "Octotouch": "OctoPrint",
+    "OctoTouch": "OctoPrint",
+    "OctoPrint": "OctoPrint",
     "Heliotherm": "Heliotherm",
 }
 
+# Every key RTOC documents (section 5.6.3) or writes: `trigger` (2.1+), `rising` (2.0, converted
+# to trigger), `errors`/`latest` (RTOC's own bookkeeping, dropped by the event engine).
 GLOBAL_EVENT_KEYS = {
     "cond",
     "text",
     "return",
     "priority",
     "id",
+    "trigger",
     "rising",
     "sname",
     "dname",
     "active",
     "errors",
+    "latest",
 }
 GLOBAL_ACTION_KEYS = {"listenID", "parameters", "script", "active", "errors"}
+
+# RTOC's backup section meant "copy memory to PostgreSQL/a file every `intervall` s"; here
+# backup.active and backup.intervall mean "persist every sample" and "flush every N s".
+# Copying RTOC's values would silently turn persistence off or delay it by minutes.
+STORAGE_KEPT = {
+    "backup.active": "RTOC's backup.active={value} meant 'no periodic copy of memory to "
+    "PostgreSQL or a file'; rtoc-tui stores every sample as it arrives (SQLite in data/, or "
+    "PostgreSQL), so storage stays on. Set backup.active false yourself to keep data in memory "
+    "only (lost on restart).",
+    "backup.intervall": "RTOC's backup.intervall={value} s was how often it copied memory to "
+    "PostgreSQL; rtoc-tui's backup.intervall is how often new samples are flushed, kept at "
+    "{ours:g} s so a crash loses at most that much.",
+}
 
 UNUSED_FILES = {
     "plotStyles.json": "signal styles (colours, symbols) of RTOC's Qt plots; the terminal plots choose their own colours",
@@ -133,9 +158,18 @@ def load_lenient_json(path: Path) -> tuple[Any, bool]:
 
 
 def import_rtoc(
-    source: Path, home: Home, *, overwrite: bool = False, dry_run: bool = False
+    source: Path,
+    home: Home,
+    *,
+    overwrite: bool = False,
+    dry_run: bool = False,
+    keep_plugin_copies: bool = False,
 ) -> MigrationReport:
-    """Import the RTOC user folder source into home; with dry_run, only report."""
+    """Import the RTOC user folder source into home; with dry_run, only report.
+
+    RTOC's plugins for devices rtoc-tui has built-in drivers for are not copied, unless
+    keep_plugin_copies (then one named like a built-in driver is copied as Name_rtoc).
+    """
     source = Path(source).expanduser()
     if not source.is_dir():
         raise MigrationError(f"no RTOC user folder at {source}")
@@ -154,7 +188,14 @@ def import_rtoc(
         _import_config(config_file, cfg, report)
     else:
         report.notes.append("no config.json in the RTOC folder: settings left as they were")
-    copied = _import_devices(source / "devices", home, report, overwrite=overwrite, dry_run=dry_run)
+    copied = _import_devices(
+        source / "devices",
+        home,
+        report,
+        overwrite=overwrite,
+        dry_run=dry_run,
+        keep_builtin_copies=keep_plugin_copies,
+    )
     autorun = _import_autorun(source / "autorun_devices", home, copied, report)
     for name in ("globalEvents.json", "globalActions.json"):
         if (source / name).is_file():
@@ -220,6 +261,12 @@ def _map_gui(
 
 
 def _map(rtoc_key: str, key: str, value: Any, cfg: Config, report: MigrationReport) -> None:
+    if key in STORAGE_KEPT:
+        ours = getattr(cfg.backup, key.split(".", 1)[1])
+        if value != ours and not (key == "backup.active" and value):
+            report.notes.append(STORAGE_KEPT[key].format(value=value, ours=ours))
+            report.unused.append((rtoc_key, "kept rtoc-tui's value, see the note below"))
+            return
     if key in WHY_UNUSED:
         report.unused.append((f"{rtoc_key}", WHY_UNUSED[key]))
         return
@@ -241,9 +288,24 @@ def _map(rtoc_key: str, key: str, value: Any, cfg: Config, report: MigrationRepo
 
 
 def _import_devices(
-    src: Path, home: Home, report: MigrationReport, *, overwrite: bool, dry_run: bool
+    src: Path,
+    home: Home,
+    report: MigrationReport,
+    *,
+    overwrite: bool,
+    dry_run: bool,
+    keep_builtin_copies: bool = False,
+    renamed: dict[str, str] | None = None,
 ) -> set[str]:
-    """Copy RTOC plugin folders (devices/Name/Name.py) and files; returns the plugin names."""
+    """Copy RTOC plugin folders (devices/Name/Name.py) and files; returns the plugin names.
+
+    RTOC's plugins for devices rtoc-tui has built in are left out (or, with
+    keep_builtin_copies, copied as Name_rtoc; `renamed` receives old -> new names).
+    """
+    from ..core.devices import discover
+
+    renamed = {} if renamed is None else renamed
+    builtin_names = set(discover(None))  # built-in and installed drivers
     names: set[str] = set()
     if not src.is_dir():
         return names
@@ -258,6 +320,35 @@ def _import_devices(
             report.unused.append((f"devices/{entry.name}", "not a plugin (devices/Name/Name.py)"))
             continue
         name = entry.stem if entry.is_file() else entry.name
+        builtin = BUILTIN_EQUIVALENTS.get(name) or (name if name in builtin_names else None)
+        label = f"devices/{entry.name}" + ("/" if entry.is_dir() else "")
+        shadows = name in builtin_names
+        if builtin is not None and not keep_builtin_copies:
+            # RTOC's copy of a device we ship: under the built-in's name it would replace the
+            # working driver, and RTOC's versions need its Qt GUI or old libraries.
+            report.unused.append(
+                (
+                    label,
+                    f"RTOC's plugin for a device the built-in {builtin} driver reads; not copied"
+                    + (f" (it would replace the built-in {builtin})" if shadows else "")
+                    + ". --keep-plugin-copies copies it"
+                    + (f" as devices/{_copy_name(entry.name)}" if shadows else ""),
+                )
+            )
+            continue
+        if shadows:
+            new_name = _copy_name(name)
+            dest = home.devices_dir / _copy_name(entry.name)
+            report.notes.append(
+                f"{label} copied as devices/{dest.name}: under its own name it would replace the "
+                f"built-in {name} driver. Start it as {new_name}."
+            )
+            renamed[name] = new_name
+            names.add(new_name)
+            report.taken.append(f"{label} -> devices/{dest.name}")
+            if not dry_run:
+                _copy_plugin(entry, dest, name, new_name, ignore)
+            continue
         dest = home.devices_dir / entry.name
         label = f"devices/{entry.name}" + ("/" if entry.is_dir() else "")
         if dest.exists() and not overwrite:
@@ -281,6 +372,26 @@ def _import_devices(
         else:
             shutil.copy2(entry, dest)
     return names
+
+
+def _copy_name(name: str) -> str:
+    """devices/Generator -> devices/Generator_rtoc (Generator.py -> Generator_rtoc.py)."""
+    stem, dot, ext = name.partition(".") if name.endswith(".py") else (name, "", "")
+    return f"{stem}_rtoc{dot}{ext}"
+
+
+def _copy_plugin(src: Path, dest: Path, name: str, new_name: str, ignore: Any) -> None:
+    """Copy a plugin under a new name (its main module renamed along with the folder)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_dir() and not dest.is_symlink():
+        shutil.rmtree(dest)
+    elif dest.exists():
+        dest.unlink()
+    if src.is_file():
+        shutil.copy2(src, dest)
+        return
+    shutil.copytree(src, dest, symlinks=True, ignore=ignore)
+    (dest / f"{name}.py").rename(dest / f"{new_name}.py")
 
 
 def _same_tree(a: Path, b: Path) -> bool:
@@ -354,12 +465,33 @@ def _import_global_file(
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         report.unused.append((src.name, f"expected an object of named {kind}s"))
         return
-    for name, entry in data.items():
+    from ..scripting.automation import (
+        SpecError,
+        convert_old_event_keys,
+        normalise_action,
+        normalise_event,
+    )
+
+    for name, entry in list(data.items()):
         odd = sorted(set(entry) - allowed)
         if odd:
             report.notes.append(f"{src.name}: {kind} {name!r} has unknown keys {', '.join(odd)}")
+        if kind == "event" and "rising" in entry:
+            converted = convert_old_event_keys(entry)
+            report.notes.append(
+                f"{src.name}: event {name!r}: RTOC 2.0's rising={entry['rising']!r} converted "
+                f"to trigger={converted['trigger']!r}"
+            )
+            data[name] = entry = converted
         if kind == "action" and isinstance(entry.get("listenID"), str):
             entry["listenID"] = [entry["listenID"]]  # RTOC accepted a single ID as a string
+        try:
+            (normalise_event if kind == "event" else normalise_action)(entry)
+        except SpecError as exc:
+            report.notes.append(
+                f"{src.name}: {kind} {name!r} will not run until fixed: {exc} (the logger reports it "
+                "at start and runs the others)"
+            )
     text = json.dumps(data, indent=4, ensure_ascii=False) + "\n"
     if dest.exists() and not overwrite:
         try:

@@ -36,6 +36,9 @@ drivers_app = typer.Typer(
 )
 app.add_typer(drivers_app, name="drivers")
 
+# how long `drivers test` waits before saying a GUI-only RTOC plugin will not collect by itself
+GUI_ONLY_WAIT_S = 1.0
+
 
 @app.callback(invoke_without_command=True)
 def main_callback(ctx: typer.Context) -> None:
@@ -191,6 +194,7 @@ def drivers_test(
     Example: rtoc drivers test DPS5020
     """
     from .. import runtime
+    from ..core import introspect
     from ..core.devices import DeviceError
     from ..core.logger import Logger
     from ..core.settings import SettingsError
@@ -208,7 +212,8 @@ def drivers_test(
     except DeviceError as exc:
         raise fail(f"{name}: {exc}", 1) from exc
     try:
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         readings: list[Any] = []
         while time.monotonic() < deadline:
             readings = [b for b in logger.store.buffers() if len(b)]
@@ -221,6 +226,14 @@ def drivers_test(
                 break
             if state == "error":
                 raise fail(f"{name}: {reason}", 1)
+            if introspect.gui_only(plugin) and time.monotonic() > started + GUI_ONLY_WAIT_S:
+                raise fail(
+                    f"{name} does not collect by itself: it starts only from RTOC's Qt GUI "
+                    "(its loadGUI), which a terminal does not build. Start it by calling its "
+                    "functions (the device screen, `rtoc send`, or a script), or make its "
+                    "__init__ call self.start().",
+                    1,
+                )
             time.sleep(0.02)
         if not readings:
             raise fail(f"{name}: no reading within {timeout:g} s", 1)

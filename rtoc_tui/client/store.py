@@ -20,6 +20,9 @@ from ..api import (
     DeviceDetail,
     DeviceInfo,
     EventInfo,
+    ImportProgress,
+    ImportReport,
+    ImportSignal,
     ScriptInfo,
     ScriptOutput,
     ServerInfo,
@@ -237,6 +240,11 @@ class StoreClient:
 
     async def delete_signals(self, names: list[str]) -> None:
         raise ClientError(READ_ONLY.format("delete signals"))
+
+    async def import_signals(
+        self, signals: list[ImportSignal], progress: ImportProgress | None = None
+    ) -> ImportReport:
+        raise ClientError(READ_ONLY.format("import data (or use rtoc import --store)"))
 
     # -- events ---------------------------------------------------------------------------------
     async def events_since(self, cursor: int = 0) -> list[EventInfo]:

@@ -11,6 +11,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
+from . import compat
 from .plugin import LoggerPlugin
 
 # Attributes of the base class that are plumbing, not device parameters.
@@ -18,6 +19,27 @@ _HIDDEN_PARAMETERS = frozenset(
     {"run", "smallGUI", "widget", "logger", "rtoc", "settings", "devicename"}
 )
 _BASE_FUNCTIONS = frozenset(n for n in dir(LoggerPlugin) if not n.startswith("_"))
+# RTOC plugins' Qt-only members: the GUI builder RTOC called, never a device function here.
+QT_ONLY_FUNCTIONS = frozenset({"loadGUI"})
+_QT_MODULES = ("PyQt5", "PyQt6", "PySide2", "PySide6", "pyqtgraph", "sip")
+
+
+def _is_qt(value: Any) -> bool:
+    """A Qt object (or the PyQt5 stand-in's placeholder): RTOC's GUI, not a device value."""
+    if compat.is_qt_placeholder(value):
+        return True
+    module = getattr(type(value), "__module__", "") or ""
+    return module.split(".")[0] in _QT_MODULES
+
+
+def gui_only(plugin: Any) -> bool:
+    """True when a plugin has an RTOC GUI (loadGUI) and nothing of its own is running: such a
+    plugin started collecting only when a button in RTOC's Qt GUI was pressed."""
+    if not any(hasattr(type(plugin), n) for n in QT_ONLY_FUNCTIONS):
+        return False
+    timer = getattr(plugin, "_timer", None)
+    running = timer is not None and timer.running
+    return not running and not getattr(plugin, "run", False)
 
 
 class IntrospectionError(LookupError):
@@ -79,7 +101,12 @@ def parameter_names(plugin: Any) -> list[str]:
     """Public data attributes and properties, plus samplerate."""
     names: set[str] = set()
     for name, value in vars(plugin).items():
-        if _is_public(name) and name not in _HIDDEN_PARAMETERS and not callable(value):
+        if (
+            _is_public(name)
+            and name not in _HIDDEN_PARAMETERS
+            and not callable(value)
+            and not _is_qt(value)
+        ):
             names.add(name)
     for klass in type(plugin).__mro__:
         if klass is object:
@@ -98,7 +125,7 @@ def function_names(plugin: Any) -> list[str]:
     """Public methods the driver itself defines (not the plugin API's own)."""
     out = []
     for name in dir(type(plugin)):
-        if not _is_public(name) or name in _BASE_FUNCTIONS:
+        if not _is_public(name) or name in _BASE_FUNCTIONS or name in QT_ONLY_FUNCTIONS:
             continue
         attr = inspect.getattr_static(type(plugin), name, None)
         if isinstance(attr, (staticmethod, classmethod)) or inspect.isfunction(attr):
@@ -193,10 +220,23 @@ def set_parameter(plugin: Any, name: str, value: Any) -> Any:
 
 
 def call_function(plugin: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-    """Call a public device function by name."""
+    """Call a public device function by name.
+
+    A SystemExit (or other non-interrupt BaseException) from the plugin's code becomes a
+    RuntimeError: it is the call's failure, never the caller's (a TCP server, a script).
+    """
     if name not in function_names(plugin):
         raise IntrospectionError(f"{_dname(plugin)} has no function {name!r}")
-    return getattr(plugin, name)(*args, **kwargs)
+    try:
+        return getattr(plugin, name)(*args, **kwargs)
+    except Exception:
+        raise
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        from .devices import describe_plugin_failure
+
+        raise RuntimeError(describe_plugin_failure(exc, f"{_dname(plugin)}.{name}: ")) from exc
 
 
 def _dname(plugin: Any) -> str:

@@ -284,9 +284,9 @@ class Logger:
             samples_total=sum(b.written for b in bufs),
             samples_per_s=self.samples_per_s(),
             events=len(self.events),
-            # a driver in error (retrying) is not running: the same count as the Devices pane
+            # a loaded driver in error (retrying) does not count as running
             devices_running=sum(
-                1 for p in self.devices.running().values() if p._state[0] == "running"
+                1 for p in self.devices.running().values() if p._state[0] != "error"
             ),
             clients=self.clients,
             storage=storage,

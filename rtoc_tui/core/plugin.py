@@ -76,6 +76,12 @@ class LoggerPlugin:
         self._pv_file = None
         self._failures = 0
         self._last_error: str | None = None
+        self._module_prefix: str | None = None  # set by the device manager: crash attribution
+        self._thread_died = False
+        self._tcp: Any = None  # createTCPClient's jsonsocket.Client
+        self._tcp_address = ("localhost", 5050)
+        self._tcp_password: str | None = None
+        self._tcp_threaded = True
         self._state_lock = threading.Lock()
         # storage could not keep up (the signal): reported once, then refused without waiting
         self._storage_overflow: str | None = None
@@ -344,9 +350,11 @@ class LoggerPlugin:
         limit = max(STUCK_MIN_S, 10.0 / max(self._samplerate, 1e-9))
         return since if time.time() - since > limit else None
 
-    def _report_failure(self, exc: BaseException) -> float:
+    def _report_failure(self, exc: BaseException, where: str = "") -> float:
         """Record a failed poll; returns the back-off delay before the next try in s."""
-        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        from .devices import describe_plugin_failure
+
+        reason = describe_plugin_failure(exc, where)
         with self._state_lock:
             self._failures += 1
             changed = self._last_error != reason
@@ -369,8 +377,13 @@ class LoggerPlugin:
             log.debug("device %s still failing (%d tries): %s", self._devicename, failures, reason)
         return min(BACKOFF_MAX_S, 0.5 * 2 ** (failures - 1))
 
+    def _report_thread_crash(self, exc: BaseException, thread_name: str) -> None:
+        """A thread the plugin started itself died: an error until the device is restarted."""
+        self._thread_died = True
+        self._report_failure(exc, f"thread {thread_name} died: ")
+
     def _report_ok(self) -> None:
-        if self._last_error is None:
+        if self._last_error is None or self._thread_died:  # a dead thread does not come back
             return
         with self._state_lock:
             was, self._last_error, self._failures = self._last_error, None, 0
@@ -442,6 +455,93 @@ class LoggerPlugin:
         if docs is not None:
             setattr(self, f"__doc_{name}__", docs)
 
+    # -- RTOC's TCP client (section 5.9.2 of RTOC's documentation) ---------------------------
+    def createTCPClient(
+        self,
+        address: str = "localhost",
+        password: str | None = None,
+        tcpport: int = 5050,
+        threaded: bool = True,
+    ) -> None:
+        """Prepare sendTCP() to talk to an RTOC (or rtoc-tui) server at address:tcpport.
+
+        With threaded=True (RTOC's default) sendTCP sends in a thread of its own and returns
+        None; with threaded=False it waits and returns the server's reply.
+        """
+        from .jsonsocket import Client
+
+        self._tcp = Client()
+        self._tcp_address = (str(address), int(tcpport))
+        self._tcp_password = password or None
+        self._tcp_threaded = bool(threaded)
+        if password:
+            self._tcp.setKeyword(password)
+
+    def sendTCP(self, *args: Any, **kwargs: Any) -> Any:
+        """Send one request to the server chosen with createTCPClient (RTOC's keys).
+
+        Positional arguments are y, sname, dname, unit, x; keywords are the request keys of
+        RTOC's TCP protocol (plot, event, getLatest, getSignal, getSignalList, getEvent,
+        getEventList, getPluginList, getSession, plugin, logger, remove). Returns the reply
+        (threaded=False), None (threaded=True) or False when the server cannot be reached.
+        """
+        if self._tcp is None:
+            log.error("sendTCP: call createTCPClient() first (plugin %s)", self._devicename)
+            return False
+        request = self._tcp_request(args, kwargs)
+        if self._tcp_threaded:
+            threading.Thread(
+                target=self._tcp_exchange, args=(request,), name="rtoc-sendTCP", daemon=True
+            ).start()
+            return None
+        return self._tcp_exchange(request)
+
+    _TCP_FLAGS = ("getSignalList", "getEventList", "getPluginList", "getSession")
+    _TCP_VALUES = ("event", "getEvent", "getSignal", "getLatest", "remove", "plugin", "logger")
+
+    def _tcp_request(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        names = ("y", "sname", "dname", "unit", "x")
+        values = {n: kwargs.get(n) for n in names}
+        values["dname"] = kwargs.get("dname", self._devicename)
+        for name, value in zip(names, args, strict=False):
+            values[name] = value
+        plot = bool(kwargs.get("plot", False))
+        request: dict[str, Any] = {}
+        y = values["y"]
+        if y is not None:
+            x = values["x"]
+            if x is None and not plot:
+                x = [time.time()] * (len(y) if isinstance(y, (list, tuple)) else 1)
+            request.update(
+                plot=plot, y=y, x=x, sname=values["sname"], dname=values["dname"],
+                unit=values["unit"],
+            )  # fmt: skip
+        for key in self._TCP_FLAGS:
+            if kwargs.get(key):
+                request[key] = True
+        for key in self._TCP_VALUES:
+            if kwargs.get(key) is not None:
+                request[key] = kwargs[key]
+        return request
+
+    def _tcp_exchange(self, request: dict[str, Any]) -> Any:
+        from .jsonsocket import Client
+
+        host, port = self._tcp_address
+        client = Client()  # one connection per request, as RTOC's server expects
+        try:
+            client.connect(host, port, self._tcp_password)
+            client.send(request)
+            return client.recv()
+        except ConnectionRefusedError:
+            log.error("sendTCP from %s: connection to %s:%s refused", self._devicename, host, port)
+            return False
+        except Exception as exc:
+            log.error("sendTCP from %s to %s:%s failed: %s", self._devicename, host, port, exc)
+            return False
+        finally:
+            client.close()
+
     # -- RTOC extras a terminal logger does not have ----------------------------------------
     def updateInfo(self) -> None:
         """RTOC GUI hook; nothing to do here."""
@@ -461,6 +561,12 @@ class LoggerPlugin:
 
     def telegram_send_plot(self, *args: Any, **kwargs: Any) -> None:
         log.warning("Telegram is not supported; plot from %s dropped", self._devicename)
+
+
+def __mro_entries__(bases: tuple[Any, ...]) -> tuple[type, ...]:
+    """RTOC's documentation derives from the module (`import RTOC.LoggerPlugin as
+    LoggerPlugin`, then `class RtocClient(LoggerPlugin)`): that means the class."""
+    return (LoggerPlugin,)
 
 
 class _PerpetualTimer:
@@ -516,8 +622,10 @@ class _PerpetualTimer:
             self.tick_since = time.time()
             try:
                 self._fn()
-            except Exception as exc:
+            except BaseException as exc:  # SystemExit too: the plugin's failure, not ours
                 self.tick_since = None
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 delay = plugin._report_failure(exc)
                 next_t = time.monotonic() + delay
             else:

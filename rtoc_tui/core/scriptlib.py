@@ -10,7 +10,9 @@ The functions and argument orders are RTOC's `RTLogger.scriptLibrary`. Differenc
 - RTOC bugs are not copied: `mean` includes the newest sample, `norm` maps [oldMin, oldMax]
   onto [min, max], `combine` takes [[x, y], ...] as documented (and RTOC's flat [x1, y1, x2,
   y2, ...] form), `correlate` returns lags in x units.
-RTOC's `estimate`, `CCN` and `PT2_estimation` needed statsmodels/keras and are not provided.
+- RTOC's `estimate` used statsmodels' AR model (maxlag 6) and `PT2_estimation` never returned
+  its result; both are numpy least squares here and return the n forecast points. `CCN` was a
+  keras demo on a fixed toy dataset that ignored its input: it raises and says so.
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ from typing import Any, TypeVar
 import numpy as np
 
 __all__ = [
+    "CCN",
     "PID",
+    "PT2_estimation",
     "combine",
     "correlate",
     "d",
     "diff",
+    "estimate",
     "forwardEuler",
     "lsfit",
     "mean",
@@ -326,3 +331,67 @@ def predict(coef: Sequence[float], history: Sequence[float]) -> float:
     for i in range(1, len(coef)):
         yhat += float(coef[i]) * float(history[-i])
     return yhat
+
+
+def estimate(x: Any, y: Any, n: int, lags: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Forecast the next n values with an autoregressive model of order `lags` (RTOC's maxlag).
+
+    The signal is first resampled to even spacing; returns (x, y) of the n forecast points,
+    continuing the input's x step.
+    """
+    xa, ya = resample(x, y, len(np.asarray(x)))
+    n = int(n)
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    p = min(int(lags), (len(ya) - 1) // 2)
+    if p < 1:
+        raise ValueError("estimate needs at least 3 samples")
+    rows = np.column_stack([ya[p - i - 1 : len(ya) - i - 1] for i in range(p)])
+    design = np.column_stack([np.ones(len(rows)), rows])
+    coef = np.linalg.lstsq(design, ya[p:], rcond=None)[0]
+    history = list(ya)
+    forecast = []
+    for _ in range(n):
+        yhat = predict(coef, history)
+        forecast.append(yhat)
+        history.append(yhat)
+    dx = xa[1] - xa[0] if len(xa) > 1 else 1.0
+    return xa[-1] + dx * np.arange(1, n + 1), np.asarray(forecast)
+
+
+def _pt2(t: Any, k: float, t1: float, t2: float, t0: float) -> Any:
+    """Step response of a second-order lag (PT2): k*(1 - (t1*e^(-t/t1) - t2*e^(-t/t2))/(t1-t2)) + t0."""
+    return k * (1 - (1 / (t1 - t2)) * (t1 * np.exp(-t / t1) - t2 * np.exp(-t / t2))) + t0
+
+
+def PT2_estimation(  # noqa: N802 - RTOC's name
+    x: Any,
+    y: Any,
+    n: int,
+    k: float = 100,
+    t1: float = 101,
+    t2: float = 100,
+    t0: float = 25,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit a PT2 step response (initial k, t1, t2, t0) and extrapolate n values.
+
+    Time counts from the first sample (x - x[0]); returns (x, y) of the n points after the
+    last sample, at the input's mean x step.
+    """
+    xa, ya = _xy(x, y)
+    if len(xa) < 4:
+        raise ValueError("PT2_estimation needs at least 4 samples")
+    t = xa - xa[0]
+    params = _curve_fit(_pt2, t, ya, np.asarray([k, t1, t2, t0], dtype=float))
+    dx = (xa[-1] - xa[0]) / (len(xa) - 1)
+    xs = xa[-1] + dx * np.arange(1, int(n) + 1)
+    return xs, np.asarray(_pt2(xs - xa[0], *params), dtype=float)
+
+
+def CCN(*args: Any, **kwargs: Any) -> None:  # noqa: N802 - RTOC's name
+    """RTOC's convolutional-network demo; not provided (see the error)."""
+    raise NotImplementedError(
+        "rtoc.CCN was RTOC's keras demo: it trained on a fixed toy dataset and printed one "
+        "prediction, whatever the signal; it is not provided (it needs tensorflow). "
+        "rtoc.estimate(x, y, n) forecasts a signal."
+    )

@@ -74,8 +74,24 @@ def _expect(spec: dict[str, Any], key: str, tp: type, what: str) -> None:
         raise SpecError(f"field {key!r} must be {what}, not {value!r}")
 
 
+def convert_old_event_keys(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """RTOC 2.0's `rising` flag as the later `trigger` key (a `trigger` given as well wins).
+
+    `rising: true` fired on the false->true change ("rising"); `rising: false` fired at every
+    evaluation while the condition held ("true").
+    """
+    out = dict(raw)
+    if "rising" in out:
+        rising = out.pop("rising")
+        if "trigger" not in out:
+            out["trigger"] = "rising" if rising else "true"
+    return out
+
+
 def normalise_event(raw: Any) -> dict[str, Any]:
     """Validate a global event (defaults for missing fields); raises SpecError."""
+    if isinstance(raw, Mapping):
+        raw = convert_old_event_keys(raw)
     spec = _fields(raw, EVENT_DEFAULTS)
     for key in ("cond", "text", "id", "sname", "dname"):
         if spec[key] is None:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rtoc.script")
 
-SCRIPT_DEVICE = "Script"  # default device name of stream/plot/event in scripts
+SCRIPT_DEVICE = "noDevice"  # RTOC's default device name of stream/plot/event in scripts
 MAX_OUTPUT_LINES = 2000
 
 
@@ -156,6 +156,25 @@ class Context:
         if sample is None:
             raise ValueError(f"signal {buf.name} has no samples")
         return sample[1]
+
+    def args(self, dname: str, name: str) -> tuple[Any, ...]:
+        """Device.NAME as call arguments: (x, y) for a signal (as RTOC), else (value,)."""
+        ref = self.ref(dname, name)
+        if isinstance(ref, SignalRef):
+            x, y = ref._buf.copy()
+            return x, y
+        return (ref,)
+
+    def set_latest(self, dname: str, sname: str, value: Any) -> None:
+        """`Device.Signal.latest = value`: append (now, value) to the signal (created if new)."""
+        try:
+            y = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{dname}.{sname}.latest takes a number, not {type(value).__name__}"
+            ) from None
+        buf = self.store.get((dname, sname))
+        self.store.append_one(dname, sname, self.logger.clock(), y, None if buf else "")
 
     def set_parameter(self, dname: str, name: str, value: Any) -> None:
         """Device.PARAMETER = value."""
@@ -301,15 +320,17 @@ class Runtime:
             "np": np,
             "sys": sys,
             "rtoc": scriptlib,
-            "stream": self.plugin.stream,
-            "plot": self.plugin.plot,
-            "event": self.plugin.event,
+            "stream": self.stream,
+            "plot": self.plot,
+            "event": self.event,
             "signal": self.ctx.signal,
             "device": self.ctx.device,
             "clearData": logger.store.clear,
             tr.REF: self.ctx.ref,
             tr.LATEST: self.ctx.latest,
             tr.DEV: self.ctx.device,
+            tr.ARGS: self.ctx.args,
+            tr.SET_LATEST: self.ctx.set_latest,
             tr.CLOCK: logger.clock,
             tr.HALT: _halt,
             tr.STOP: False,
@@ -322,6 +343,66 @@ class Runtime:
         self.base = base
         # names the translator must never take for devices (print/sleep/trig are per run)
         self.known = frozenset(base) | {"print", "sleep", "clock", "global", "trig"}
+
+    # -- RTOC's script functions: RTLogger's addData, plot and addNewEvent signatures ---------
+    def stream(
+        self,
+        y: Any = None,
+        snames: Any = None,
+        dname: str = SCRIPT_DEVICE,
+        unit: Any = None,
+        x: Any = None,
+        c: bool = True,
+        *,
+        sname: Any = None,
+        slist: Any = None,
+        sdict: Any = None,
+    ) -> bool:
+        """stream(y, snames, dname='noDevice', unit, x): new samples (RTOC's addData).
+
+        `sname=` is accepted for `snames=`; slist= and sdict= are the plugin forms. A text y
+        is an event, as in RTOC. `c` (RTOC's GUI callback flag) is accepted and unused.
+        """
+        if snames is None:
+            snames = sname
+        if isinstance(y, str):
+            return self.event(y, dname=dname)
+        if y is None and slist is None and sdict is None:
+            return False
+        if isinstance(x, (list, tuple)) and len(x) == 0:
+            x = None  # RTOC's default x=[] means "now"
+        return self.plugin.stream(
+            y, "noName" if snames is None else snames, dname, unit, x, slist, sdict
+        )
+
+    def plot(
+        self,
+        x: Any = None,
+        y: Any = None,
+        sname: str = "noName",
+        dname: str = SCRIPT_DEVICE,
+        unit: str = "",
+        c: bool = False,
+        hold: str = "off",
+        autoResize: bool = False,
+        sigID: Any = None,
+    ) -> bool:
+        """plot(x, y, sname='noName', dname='noDevice', unit, c, hold, autoResize): RTOC's."""
+        return self.plugin.plot(x, y, sname, dname, unit, hold, autoResize)
+
+    def event(
+        self,
+        text: str = "",
+        sname: str = "noName",
+        dname: str = SCRIPT_DEVICE,
+        x: float | None = None,
+        priority: int = 0,
+        id: str | None = None,
+        value: Any = None,
+    ) -> bool:
+        """event(text, sname='noName', dname='noDevice', x, priority, id, value): RTOC's
+        addNewEvent (note: x comes before priority, unlike a plugin's event())."""
+        return self.plugin.event(text, sname, dname, priority, id, value, x)
 
     def namespace(
         self, state: ScriptState, output: Output, stop: threading.Event

@@ -33,6 +33,8 @@ REF = "__rtoc_ref__"  # (device, name) -> signal ref | parameter value | device 
 LATEST = "__rtoc_latest__"  # (device, signal) -> newest y: the fast path of Device.Signal.latest
 DEV = "__rtoc_dev__"  # device -> proxy whose attribute assignment sets parameters
 CLOCK = "__rtoc_clock__"  # () -> current time
+ARGS = "__rtoc_args__"  # (device, name) -> (x, y) of a signal, else (value,): call arguments
+SET_LATEST = "__rtoc_set_latest__"  # (device, signal, value): `Device.Signal.latest = value`
 TRIG = "__rtoc_trig__"  # (k, value) -> True on a False -> True change
 GSTATE = "__rtoc_gstate__"  # dict of `global` variables kept across runs
 GLOBAL_MARK = "__rtoc_global__"
@@ -256,6 +258,20 @@ class _Transformer(ast.NodeTransformer):
         return node
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
+        # RTOC replaced `Device.Signal` by `x, y` in the text, so a signal passed to a function
+        # is two arguments: rtoc.resample(Generator.Square, 100), plot(Generator.Square, "n").
+        # A parameter passed the same way stays one argument (decided at run time).
+        for i, arg in enumerate(node.args):
+            if (
+                isinstance(arg, ast.Attribute)
+                and isinstance(arg.value, ast.Name)
+                and self.is_device(arg.value.id)
+            ):
+                self.refs.add((arg.value.id, arg.attr))
+                expand = _call(ARGS, ast.Constant(arg.value.id), ast.Constant(arg.attr))
+                node.args[i] = ast.copy_location(
+                    ast.Starred(value=ast.copy_location(expand, arg), ctx=ast.Load()), arg
+                )
         func = node.func
         if isinstance(func, ast.Name) and func.id == SIGNAL_FUNC and SIGNAL_FUNC not in self.bound:
             consts = [
@@ -287,7 +303,38 @@ class _Transformer(ast.NodeTransformer):
             and node.func.id == SIGNAL_FUNC
         )
 
+    def latest_target(self, target: ast.expr) -> tuple[str, str] | None:
+        """(device, signal) when target is `Device.Signal.latest`."""
+        if (
+            isinstance(target, ast.Attribute)
+            and target.attr == "latest"
+            and isinstance(target.value, ast.Attribute)
+            and isinstance(target.value.value, ast.Name)
+            and self.is_device(target.value.value.id)
+        ):
+            return target.value.value.id, target.value.attr
+        return None
+
+    def set_latest(self, node: ast.stmt, key: tuple[str, str], value: ast.expr) -> ast.stmt:
+        """`Device.Signal.latest = v`: RTOC's way to write a value; here it appends a sample."""
+        self.refs.add(key)
+        call = _call(SET_LATEST, ast.Constant(key[0]), ast.Constant(key[1]), self.visit(value))
+        return ast.copy_location(ast.Expr(call), node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        key = self.latest_target(node.target)
+        if key is not None:
+            current = _call(LATEST, ast.Constant(key[0]), ast.Constant(key[1]))
+            value = ast.copy_location(ast.BinOp(left=current, op=node.op, right=node.value), node)
+            return self.set_latest(node, key, value)
+        self.generic_visit(node)
+        return node
+
     def visit_Assign(self, node: ast.Assign) -> ast.AST | list[ast.stmt]:
+        if len(node.targets) == 1:
+            key = self.latest_target(node.targets[0])
+            if key is not None:
+                return self.set_latest(node, key, node.value)
         if len(node.targets) == 1 and isinstance(node.targets[0], ast.Attribute):
             target = node.targets[0]
             if isinstance(target.value, ast.Name) and target.value.id == GLOBAL_MARK:

@@ -71,7 +71,7 @@ def test_import_maps_rtoc_3_config(rtoc_home: Path, new_home: Home) -> None:
     assert cfg.tcp.host == "127.0.0.1"  # our safe default stays; the report says so
     assert cfg.tcp.knownHosts == {"192.168.1.20:5050": ["RenameDevice", ""]}  # old list form
     assert cfg.telegram.default_eventlevel == 1  # RTOC 3.0 spelled it eventlevel
-    assert cfg.backup.intervall == 240.0
+    assert cfg.backup.intervall == 1.0  # RTOC's 240 s backup period is not our flush interval
 
     # holdPeak_VC820 has no plugin folder: the built-in VC820 takes its place.
     assert new_home.read_autorun() == ["Generator", "VC820", "MyPlugin"]
@@ -111,7 +111,8 @@ def test_imported_plugin_runs_unchanged(rtoc_home: Path, new_home: Home) -> None
 def test_global_events_and_actions_become_valid_json(rtoc_home: Path, new_home: Home) -> None:
     report = import_rtoc(rtoc_home, new_home)
     events = json.loads(new_home.global_events_file.read_text(encoding="utf-8"))
-    assert events["myevent1"]["rising"] is True  # was Python's True in the RTOC file
+    assert events["myevent1"]["trigger"] == "rising"  # RTOC 2.0's rising: True (a Python literal)
+    assert "rising" not in events["myevent1"]
     assert events["myevent1"]["cond"] == "Generator.Square.latest >= 2"
     actions = json.loads(new_home.global_actions_file.read_text(encoding="utf-8"))
     assert actions["action2"]["listenID"] == ["testID"]  # RTOC accepted a bare string

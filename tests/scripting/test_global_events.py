@@ -234,7 +234,7 @@ def test_activation_flags_are_honoured_and_read_at_runtime(
     assert auto.list() == []  # globalActionsActivated is still False
     logger.config.global_.globalActionsActivated = True
     logger.event("from a plugin", id="plugin")  # actions listen to every event id, as in RTOC
-    wait_for(lambda: logger.store.get("Script.ran") is not None, what="the action to run")
+    wait_for(lambda: logger.store.get("noDevice.ran") is not None, what="the action to run")
 
 
 def test_actions_keep_globals_and_report_errors(make_auto: Make, home: Any, wait_for: Any) -> None:
@@ -254,11 +254,11 @@ def test_actions_keep_globals_and_report_errors(make_auto: Make, home: Any, wait
     for i in (1, 2):
         logger.event("go!", id="go")
         wait_for(
-            lambda i=i: (b := logger.store.get("Script.n")) is not None and b.latest()[1] == i,
+            lambda i=i: (b := logger.store.get("noDevice.n")) is not None and b.latest()[1] == i,
             what=f"run {i}",
         )
         wait_for(lambda: not any(r.state == "running" for r in auto.list()))
-    assert logger.store.get("Script.off") is None
+    assert logger.store.get("noDevice.off") is None
     errors = [e for e in logger.events.all() if e.id == "scriptError"]
     assert len(errors) == 2 and all(
         e.sname == "action:fails" and "line 2" in e.text for e in errors
@@ -316,4 +316,4 @@ def test_file_edits_on_disk_take_effect_without_restart(
     )
     wait_for(lambda: "a" in auto.global_actions(), what="the actions reload")
     logger.event("again", id="bigID")
-    wait_for(lambda: logger.store.get("Script.acted") is not None, what="the new action")
+    wait_for(lambda: logger.store.get("noDevice.acted") is not None, what="the new action")

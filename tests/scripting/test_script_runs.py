@@ -108,13 +108,19 @@ def test_stream_plot_and_event_from_scripts(make_auto: Make, finish: Any) -> Non
     src = (
         "stream(3.5, 'Out', unit='V')\nstream([1.0, 2.0], ['A', 'B'], dname='Mine')\n"
         "plot([0, 1, 2], [5, 6, 7], sname='XY')\nevent('hello', sname='Out', priority=1, id='hi')\n"
-        "print(Script.Out.latest, Mine.B.latest, Script.XY.y.tolist())\n"
+        "print(noDevice.Out.latest, Mine.B.latest, noDevice.XY.y.tolist())\n"
     )
     out = finish(auto, auto.run(src, "io").id)
     assert out.lines == ("3.5 2.0 [5.0, 6.0, 7.0]",)
-    assert logger.store.get("Script.Out").unit == "V"
+    assert logger.store.get("noDevice.Out").unit == "V"
     ev = logger.events.all()[-1]
-    assert (ev.text, ev.dname, ev.sname, ev.priority, ev.id) == ("hello", "Script", "Out", 1, "hi")
+    assert (ev.text, ev.dname, ev.sname, ev.priority, ev.id) == (
+        "hello",
+        "noDevice",
+        "Out",
+        1,
+        "hi",
+    )
 
 
 def test_names_that_are_not_identifiers(make_auto: Make, home: Any, finish: Any) -> None:
@@ -209,7 +215,11 @@ def test_stop_unknown_id_is_an_error(make_auto: Make) -> None:
         ("x = [1, 2]\ny = [v / 0 for v in x]\n", 2, "ZeroDivisionError"),
         ("ok = 1\nrtoc.combine([])\n", 2, "ValueError: combine needs at least one signal"),
         ("a = 1\ntrig a >:\n    pass\n", 2, "SyntaxError"),
-        ("stream(1.0, 'E')\nclearData()\nprint(Script.E.latest)\n", 3, "Script.E has no samples"),
+        (
+            "stream(1.0, 'E')\nclearData()\nprint(noDevice.E.latest)\n",
+            3,
+            "noDevice.E has no samples",
+        ),
     ],
 )
 def test_error_reports_the_line_in_the_users_text(
@@ -248,7 +258,7 @@ def test_repeated_script_runs_at_its_samplerate_until_stopped(
     wait_for(lambda: auto.output(run.id).state == "stopped")
     info = [r for r in auto.list() if r.id == run.id][0]
     assert info.mode == "repeat" and info.runs >= 7
-    assert logger.store.get("Script.count").latest()[1] == info.runs
+    assert logger.store.get("noDevice.count").latest()[1] == info.runs
     assert auto.output(run.id).lines[:2] == ("every third 3", "every third 6")
 
 

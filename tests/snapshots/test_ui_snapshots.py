@@ -12,8 +12,8 @@ from rtoc_tui.ui.app import build_app
 from rtoc_tui.ui.screens.device import DeviceScreen
 from rtoc_tui.ui.screens.help import HelpScreen
 from rtoc_tui.ui.screens.scripts import ScriptScreen
-from rtoc_tui.ui.widgets.editor import PythonEditor
 from rtoc_tui.ui.screens.settings import SettingsScreen
+from rtoc_tui.ui.widgets.editor import PythonEditor
 
 from ..ui.conftest import StableClient, fill, settle, wait_for
 

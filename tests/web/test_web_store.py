@@ -177,3 +177,8 @@ def test_run_web_flag_serves_the_view(home: Home, monkeypatch: pytest.MonkeyPatc
     seen.clear()
     result = CliRunner().invoke(cli_app, ["run", "--headless", "--home", str(home.root)])
     assert result.exit_code == 0 and seen[0].web is None  # off by default
+
+
+async def test_store_client_refuses_imports(store_client: StoreClient) -> None:
+    with pytest.raises(ClientError, match="read-only"):
+        await store_client.import_signals([])

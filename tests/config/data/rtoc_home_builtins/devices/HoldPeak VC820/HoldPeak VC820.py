@@ -1,0 +1,5 @@
+from LoggerPlugin import LoggerPlugin
+
+
+class Plugin(LoggerPlugin):
+    pass
