@@ -261,6 +261,12 @@ def dumps(obj: Any) -> bytes:
     return out
 
 
+def pre_encoded(obj: Any) -> orjson.Fragment:
+    """obj encoded now (as dumps does) and embedded as is by a later dumps: a big reply can be
+    encoded piece by piece in a worker thread, letting other threads run between the pieces."""
+    return orjson.Fragment(dumps(obj))
+
+
 def encode_array(a: np.ndarray) -> str:
     """A float array as base64 of little-endian float64 (exact, about 10.7 bytes a value)."""
     return base64.b64encode(np.ascontiguousarray(a, dtype="<f8").tobytes()).decode("ascii")

@@ -52,7 +52,9 @@ class OctoPrint(LoggerPlugin):
         "url": Setting(
             "http://localhost:5000", "Base URL of OctoPrint (port 5000, or 80 on OctoPi)"
         ),
-        "api_key": Setting("", "API key (OctoPrint settings > Application Keys or the user's key)"),
+        "api_key": Setting(
+            "", "API key (OctoPrint settings > Application Keys or the user's key)", secret=True
+        ),
         "samplerate": Setting(
             1.0, "Polls per second (Octotouch polled every 5 s)", minimum=1e-6, maximum=20.0
         ),

@@ -260,7 +260,8 @@ def import_cmd(
     target = None if store else running_logger(h)
     where = f"the store of {h.root}"
     if target is not None and target[1]:
-        res = _import_through_logger(target, data)
+        # importing is privileged: the logger's own token from its user folder (docs/protocol.md)
+        res = _import_through_logger(target, data, h.auth_token())
         where = f"the running logger ({target[0]}:{target[1]})"
         events_to_store = bool(data.events)
     else:
@@ -308,7 +309,9 @@ def _import_into_store(h: Home, data: Imported, with_events: bool) -> ImportResu
         engine.close()  # type: ignore[attr-defined]
 
 
-def _import_through_logger(target: tuple[str, int, str | None], data: Imported) -> ImportResult:
+def _import_through_logger(
+    target: tuple[str, int, str | None], data: Imported, token: str | None = None
+) -> ImportResult:
     import asyncio
 
     from ..api import ClientError, ImportSignal
@@ -319,7 +322,7 @@ def _import_through_logger(target: tuple[str, int, str | None], data: Imported) 
     sigs = [ImportSignal(s.name, s.unit, s.x, s.y) for s in data.signals]
 
     async def run() -> ImportResult:
-        client = RemoteClient(host, port, password=password)
+        client = RemoteClient(host, port, password=password, token=token)
         await client.connect()
         if not await client.wait_connected(10.0):
             await client.close()

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from ..config.home import FolderBusy, FolderLock, Home
 from ..config.schema import ConfigError
+from ..wire import is_loopback
 from . import config as config_commands
 from . import data as data_commands
 from . import remote as remote_commands
@@ -135,8 +136,12 @@ def attach(
             "--password", envvar="RTOC_PASSWORD", help="Server password (or $RTOC_PASSWORD)"
         ),
     ] = None,
+    home: HomeOpt = None,
 ) -> None:
     """Open the terminal UI on a remote logger.
+
+    To a logger on this machine (127.0.0.1, or an SSH forward to one) the token in the user
+    folder (--home) authenticates scripts, config and device control; remotely the password.
 
     Example: rtoc attach raspberrypi.local:5050 --password secret
     (or through SSH: ssh -L 5050:127.0.0.1:5050 pi@raspberrypi, then rtoc attach 127.0.0.1)
@@ -148,10 +153,11 @@ def attach(
         port = int(port_text) if port_text else configured_port(None)
     except ValueError:
         raise fail(f"bad port in {target!r}") from None
-    from ..client.remote import RemoteClient
+    from ..client.remote import RemoteClient, local_token
     from ..ui.app import run_tui
 
-    client = RemoteClient(host, port, password or None)
+    token = local_token(home) if is_loopback(host) else None
+    client = RemoteClient(host, port, password or None, token=token)
     asyncio.run(run_tui(client, None))
 
 

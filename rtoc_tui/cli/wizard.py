@@ -49,7 +49,7 @@ def mask(key: str, value: Any) -> Any:
         return mask_secret(key, value)  # devices.Otii.password and the like
     if is_secret(key):
         return SECRET_MASK if value else "(empty)"
-    return value
+    return mask_secret(key, value)  # secrets deeper inside (devices.OctoPrint.api_key)
 
 
 def show_value(value: Any) -> str:

@@ -40,6 +40,8 @@ from ..config.schema import (
     is_secret,
     iter_fields,
     mask_secret,
+    redact_logs,
+    restore_secrets,
 )
 from ..core import introspect
 from ..core.buffer import BufferFull
@@ -208,6 +210,11 @@ def apply_config(logger: Logger, updates: dict[str, Any]) -> None:
     """Validate and save config changes, then apply those that take effect at runtime."""
     # a masked secret sent back unchanged means "keep the stored one"
     updates = {k: v for k, v in updates.items() if not (is_secret(k) and v == SECRET_MASK)}
+    for key, value in updates.items():  # also at any depth (devices.OctoPrint.api_key)
+        try:
+            updates[key] = restore_secrets(key, value, get_value(logger.config, key))
+        except ConfigError:
+            pass  # an unknown key: update_config_file names it
     try:
         cfg = update_config_file(logger.home.config_file, updates)
     except ConfigError as exc:
@@ -224,6 +231,10 @@ def apply_config(logger: Logger, updates: dict[str, Any]) -> None:
                 f"recordLength is saved but not applied yet: {exc}. It applies at the next "
                 "start, or set it again once storage has caught up"
             ) from exc
+    g = logger.config.global_  # limits take effect at once (core/store.py LimitError)
+    logger.store.max_signals, logger.store.max_name_length = g.maxSignals, g.maxNameLength
+    logger.events.max_event_bytes = g.maxEventBytes
+    redact_logs(logger.config.to_json())  # new secrets are masked in log lines too
 
 
 class LocalClient:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import socket
 from collections import OrderedDict
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -45,6 +47,7 @@ from ..api import (
     SignalWindow,
     Status,
 )
+from ..config.home import Home, resolve_home
 from ..decimate import quantize_width
 from ..wire import is_loopback
 
@@ -79,6 +82,12 @@ class _Buckets:
     y: np.ndarray
 
 
+def local_token(home: str | Path | None = None) -> str | None:
+    """The per-install token of this machine's user folder (--home, $RTOC_HOME or ~/.rtoc),
+    or None when there is none or it is not ours to read."""
+    return Home(resolve_home(home)).auth_token()
+
+
 class RemoteClient:
     """The client interface over one persistent TCP connection, reconnecting by itself."""
 
@@ -89,6 +98,7 @@ class RemoteClient:
         password: str | None = None,
         *,
         encrypt: bool | None = None,
+        token: str | None = None,
         connect_timeout_s: float = 5.0,
         call_timeout_s: float = CALL_TIMEOUT_S,
         backoff_max_s: float = 5.0,
@@ -101,6 +111,16 @@ class RemoteClient:
         if encrypt and not password:
             raise ValueError("encryption needs a password")
         self._key = wire.derive_key(password) if encrypt else None
+        self._password = password if encrypt else None
+        self._strong: dict[bytes, bytes] = {}  # PBKDF2 keys by server salt (server/auth.py)
+        self._kdf = bool(encrypt)  # ask for the stronger key until a server turns it down
+        # Privileged operations need authentication even on loopback (docs/protocol.md): an
+        # encrypted connection proves the password; a plain one sends `auth` with each request,
+        # the per-install token of this machine's user folder, or else the password.
+        if token is None and self._key is None and is_loopback(host):
+            token = local_token()
+        self._auth = None if self._key is not None else (token or password or None)
+        self._instance = ""  # the server run's id from hello
         self._password_given = bool(password)
         self.connect_timeout_s = connect_timeout_s
         self.call_timeout_s = call_timeout_s
@@ -191,8 +211,17 @@ class RemoteClient:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 self._writer = writer
                 reader_task = asyncio.create_task(self._read_loop(reader))
+                self._instance = ""
+                if self._kdf:
+                    await self._negotiate_key()
                 hello = await self._request("hello", {}, self.connect_timeout_s)
                 self._server = hello if isinstance(hello, dict) else {}
+                self._instance = str(self._server.get("instance") or "")
+                if self._auth is not None and not self._server.get("privileged"):
+                    # a token the server does not know (e.g. this machine's, through an SSH
+                    # forward): do not send it again, privileged calls will say what is needed
+                    log.info("%s:%s did not accept our token: read-only", self.host, self.port)
+                    self._auth = None
                 self._windows.clear()  # the server may have restarted: cached windows are void
                 self._connected = True
                 self._error = ""
@@ -291,7 +320,35 @@ class RemoteClient:
             self._error = text
             self._drop(ClientError(text))
 
-    async def _request(self, op: str, params: dict[str, Any], timeout_s: float) -> Any:
+    async def _negotiate_key(self) -> None:
+        """Use the server's PBKDF2 key instead of SHA-256(password) (replies follow it): a
+        captured frame then costs an attacker 200,000 hashes per guess. A server that does not
+        offer it (RTOC, an older rtoc-tui) refuses the plain request: then RTOC's key it is."""
+        assert self._password is not None
+        try:
+            offer = await self._request("kdf", {}, self.connect_timeout_s, plain=True)
+            salt, iterations = bytes.fromhex(offer["salt"]), int(offer["iterations"])
+            if offer.get("alg") != "pbkdf2-sha256" or not 1 <= iterations <= 10_000_000:
+                raise ValueError(f"unknown key derivation {offer!r}")
+        except Disconnected:
+            raise
+        except (ClientError, ValueError, KeyError, TypeError) as exc:
+            log.info("%s:%s offers no stronger key (%s): RTOC's key", self.host, self.port, exc)
+            self._kdf = False
+            self._key = wire.derive_key(self._password)
+            return
+        key = self._strong.get(salt)
+        if key is None:
+            password = self._password
+            key = await asyncio.to_thread(
+                hashlib.pbkdf2_hmac, "sha256", password.encode("utf-8"), salt, iterations
+            )
+            self._strong = {salt: key}  # a new server run has a new salt
+        self._key = key
+
+    async def _request(
+        self, op: str, params: dict[str, Any], timeout_s: float, plain: bool = False
+    ) -> Any:
         writer = self._writer
         if writer is None:
             raise Disconnected(self._error or "not connected")
@@ -299,7 +356,12 @@ class RemoteClient:
         self._next_id += 1
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
-        frame = wire.pack(wire.dumps({"rtoc": {"op": op, "id": rid, "args": params}}), self._key)
+        req: dict[str, Any] = {"op": op, "id": rid, "args": params}
+        if self._auth is not None:
+            req["auth"] = self._auth
+        if self._key is not None and self._instance:
+            req["instance"] = self._instance  # binds the frame to this server run (replays)
+        frame = wire.pack(wire.dumps({"rtoc": req}), None if plain else self._key)
         self.bytes_sent += len(frame)
         writer.write(frame)
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -149,6 +150,43 @@ class Home:
     @property
     def data_dir(self) -> Path:
         return self.root / "data"
+
+    @property
+    def exports_dir(self) -> Path:
+        """Where the TCP server writes exports asked for by clients (never outside it)."""
+        return self.root / "exports"
+
+    @property
+    def token_file(self) -> Path:
+        """The per-install token that authenticates local clients for privileged operations
+        (mode 0600: only the logger's user can read it; see docs/protocol.md)."""
+        return self.root / "auth_token"
+
+    @property
+    def replay_file(self) -> Path:
+        """Nonces of accepted encrypted frames: replays stay refused after a restart."""
+        return self.root / "replay_nonces"
+
+    def auth_token(self, create: bool = False) -> str | None:
+        """The per-install token; with create=True it is made on first use. None if missing or
+        unreadable (another user's logger: that user's token is not ours to read)."""
+        path = self.token_file
+        if create and not path.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            try:  # O_EXCL and mode 0600 from the start: never readable by others, not even briefly
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w", encoding="ascii") as f:
+                    f.write(secrets.token_urlsafe(32) + "\n")
+        try:
+            if create and os.name == "posix" and path.stat().st_mode & 0o077:
+                os.chmod(path, 0o600)  # someone loosened it: the token must stay the user's
+            token = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return token or None
 
     @property
     def scripts_dir(self) -> Path:

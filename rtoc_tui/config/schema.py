@@ -8,6 +8,7 @@ key path (e.g. `config.json: tcp.port: expected int, got str '5050x'`).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import types
 import typing
 from dataclasses import dataclass, field
@@ -49,6 +50,18 @@ class GlobalSection:
     )
     maxEvents: int = field(
         default=10_000, metadata=doc("Events kept in memory; the oldest drop out first", ge=1)
+    )
+    maxSignals: int = field(
+        default=10_000,
+        metadata=doc("Most signals at once; creating more is refused (0: no limit)", ge=0),
+    )
+    maxNameLength: int = field(
+        default=256,
+        metadata=doc("Longest device or signal name in characters (0: no limit)", ge=0),
+    )
+    maxEventBytes: int = field(
+        default=65_536,
+        metadata=doc("Largest event (text and value) in bytes; larger ones are refused", ge=0),
     )
     webserver_port: int = field(
         default=8050,
@@ -109,7 +122,34 @@ class TcpSection:
     )
     maxClients: int = field(
         default=256,
-        metadata=doc("Most simultaneous TCP connections; further ones are refused", ge=1),
+        metadata=doc(
+            "Most simultaneous TCP connections; when full, the connection idle the longest "
+            "makes room, else new ones are refused",
+            ge=1,
+        ),
+    )
+    maxClientsPerPeer: int = field(
+        default=64,
+        metadata=doc(
+            "Most simultaneous connections from one address; its idle-longest one makes room",
+            ge=1,
+        ),
+    )
+    minByteRate: float = field(
+        default=1024.0,
+        metadata=doc(
+            "Bytes per second a client must keep up while inside a frame, measured over "
+            "readTimeout (slow senders holding a connection are disconnected)",
+            ge=0,
+        ),
+    )
+    maxPendingBytes: int = field(
+        default=128 * 1024 * 1024,
+        metadata=doc(
+            "Budget in bytes for partial frames of all clients together; a frame that would "
+            "exceed it is refused",
+            ge=1024,
+        ),
     )
 
 
@@ -287,36 +327,116 @@ SECRET_MASK = "********"
 """What a secret value is replaced with wherever it would be shown or sent."""
 
 _SECRET_WORDS = ("password", "passwd", "token", "secret", "apikey", "api_key")
+_DECLARED_NAMES: set[str] = set()  # setting names drivers declared secret (Setting(secret=True))
+
+
+def declare_secret_name(name: str) -> None:
+    """A driver declares one of its settings secret (core.settings.Setting(secret=True)): a
+    setting or parameter of that name is masked under every device from now on."""
+    _DECLARED_NAMES.add(name.lower())
 
 
 def is_secret_name(name: str) -> bool:
-    """A driver setting or plugin parameter whose name says it holds a credential.
-
-    Driver settings (devices.<driver>.<name>) and plugin parameters have no schema of ours, so
-    their names decide.
-    """
+    """A driver setting or plugin parameter that holds a credential: declared so by a driver,
+    or its name says so (password, token, secret, api key)."""
     low = name.lower()
-    return any(w in low for w in _SECRET_WORDS)
+    return low in _DECLARED_NAMES or any(w in low for w in _SECRET_WORDS)
 
 
 def is_secret(key: str) -> bool:
-    """A dotted config key whose value is never shown or sent in full (see `doc(secret=)`)."""
-    if key.startswith("devices."):
-        return is_secret_name(key.rsplit(".", 1)[-1])
-    return key in SECRET_KEYS
+    """A dotted config key whose value is never shown or sent in full (see `doc(secret=)`), at
+    any depth: a schema secret and everything below it, any part of a device's settings whose
+    name is secret (devices.OctoPrint.api_key, devices.X.auth.password)."""
+    if key in SECRET_KEYS:
+        return True
+    parts = key.split(".")
+    if parts[0] == "devices":
+        return any(is_secret_name(p) for p in parts[2:])
+    return any(".".join(parts[:i]) in SECRET_KEYS for i in range(2, len(parts)))
+
+
+def mask_tree(value: Any, key: str = "", mask: Any = SECRET_MASK) -> Any:
+    """A copy of value (a config subtree at dotted `key`, "" for the whole config.json) with
+    every set secret replaced by mask at any depth; `mask` may be a function of the secret."""
+    if key and is_secret(key):
+        if not value:
+            return value
+        return mask(value) if callable(mask) else mask
+    if isinstance(value, dict):
+        return {k: mask_tree(v, f"{key}.{k}" if key else str(k), mask) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_tree(v, key, mask) for v in value]
+    return value
 
 
 def mask_secret(key: str, value: Any) -> Any:
-    """The value as it may leave the logger: a set secret becomes SECRET_MASK (inside the
-    `devices` section too: devices.Otii.password)."""
-    if key == "devices" and isinstance(value, dict):
-        return {
-            name: {k: mask_secret(f"devices.{name}.{k}", v) for k, v in settings.items()}
-            if isinstance(settings, dict)
-            else settings
-            for name, settings in value.items()
-        }
-    return SECRET_MASK if value and is_secret(key) else value
+    """The value as it may leave the logger: every set secret in it becomes SECRET_MASK."""
+    return mask_tree(value, key)
+
+
+def restore_secrets(key: str, new: Any, old: Any) -> Any:
+    """new with every SECRET_MASK at a secret place replaced by old's value there: a client
+    that sends a masked value back unchanged means "keep the stored secret"."""
+    if new == SECRET_MASK and is_secret(key):
+        return old
+    if isinstance(new, dict):
+        prev = old if isinstance(old, dict) else {}
+        return {k: restore_secrets(f"{key}.{k}", v, prev.get(k)) for k, v in new.items()}
+    return new
+
+
+def secret_values(tree: Any, key: str = "") -> set[str]:
+    """Every secret text in a config tree (for redacting log lines)."""
+    found: set[str] = set()
+
+    def collect(v: Any) -> str:
+        if isinstance(v, str):
+            found.add(v)
+        elif isinstance(v, dict | list):
+            for item in v.values() if isinstance(v, dict) else v:
+                collect(item)
+        return SECRET_MASK
+
+    mask_tree(tree, key, collect)
+    return found
+
+
+class _LogRedactor:
+    """Replaces known secret values in every log record, whichever logger or handler."""
+
+    MIN_LENGTH = 4  # shorter values would mask ordinary words and numbers
+
+    def __init__(self) -> None:
+        self.values: tuple[str, ...] = ()
+        self._factory = logging.getLogRecordFactory()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self._factory(*args, **kwargs)
+        values = self.values
+        if values:
+            try:
+                text = record.getMessage()
+            except Exception:  # a broken format: leave it to logging's own error report
+                return record
+            if any(v in text for v in values):
+                for v in values:
+                    text = text.replace(v, SECRET_MASK)
+                record.msg, record.args = text, None
+        return record
+
+
+_redactor: _LogRedactor | None = None
+
+
+def redact_logs(tree: dict[str, Any]) -> None:
+    """From now on, log lines show the secrets of this config.json tree as SECRET_MASK (call
+    again when the config changes; one logger per process is the usual case)."""
+    global _redactor
+    if _redactor is None:
+        _redactor = _LogRedactor()
+        logging.setLogRecordFactory(_redactor)
+    values = {v for v in secret_values(tree) if len(v) >= _LogRedactor.MIN_LENGTH}
+    _redactor.values = tuple(sorted(values, key=len, reverse=True))
 
 
 def _hints(cls: type) -> dict[str, Any]:

@@ -87,6 +87,7 @@ class SignalBuffer:
         "replaced",
         "cleared",
         "floor",
+        "replace_n",
         "updated",
         "lock",
         "watchers",
@@ -108,6 +109,7 @@ class SignalBuffer:
         self.written = 0
         self.epoch = 0
         self.replaced = 0  # cursor where the newest replace() began (the curve in memory)
+        self.replace_n = 0  # samples the newest replace() wrote
         self.cleared = 0  # cursor where the newest clear() began (storage drops older samples)
         # Persisted up to this cursor (set by storage); None: memory only, the ring may overwrite.
         self.floor: int | None = None
@@ -223,6 +225,12 @@ class SignalBuffer:
         else:
             self._count += n_new
 
+    @property
+    def appended(self) -> int:
+        """Samples appended (not written by a plot replace) since the newest replace: the
+        history a replace would discard (a plot-only signal, e.g. a spectrum, has none)."""
+        return self.written - self.replaced - self.replace_n
+
     def replace(self, x: np.ndarray, y: np.ndarray) -> None:
         """Replace the samples in memory (RTOC plot with hold='off'); storage keeps the old ones.
 
@@ -235,6 +243,7 @@ class SignalBuffer:
             self._count = 0
             self.epoch += 1
             self.replaced = self.written
+            self.replace_n = len(x)
             if len(x):
                 self._append_locked(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
             self.updated = time.time()

@@ -59,6 +59,7 @@ class EventLog:
     """Thread-safe capped event list; the oldest events drop out first."""
 
     max_events: int = 10_000
+    max_event_bytes: int = 0  # 0: no limit; else text and value together (global.maxEventBytes)
     _events: deque[Event] = field(init=False)
     _seq: int = field(default=0, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -66,6 +67,18 @@ class EventLog:
 
     def __post_init__(self) -> None:
         self._events = deque(maxlen=self.max_events)
+
+    def _check_size(self, text: Any, value: Any) -> None:
+        size = len(text) if isinstance(text, str) else len(repr(text))
+        if value is not None and not isinstance(value, bool | int | float):
+            size += len(value) if isinstance(value, str | bytes) else len(repr(value))
+        if size > self.max_event_bytes:
+            from .store import LimitError
+
+            raise LimitError(
+                f"event of about {size} bytes exceeds global.maxEventBytes "
+                f"({self.max_event_bytes}); send a shorter text or value"
+            )
 
     def add_listener(self, fn: EventListener) -> None:
         self._listeners = [*self._listeners, fn]
@@ -86,8 +99,12 @@ class EventLog:
     ) -> Event:
         """Record an event and notify listeners (in the caller's thread) unless notify is False.
 
+
         Texts and the value are made storable (admission.safe_text/safe_value): what clients
-        send is checked strictly before it gets here; this keeps internal texts safe."""
+        send is checked strictly before it gets here; this keeps internal texts safe.
+        LimitError (core.store) for an event larger than max_event_bytes."""
+        if self.max_event_bytes:
+            self._check_size(text, value)
         try:
             prio = int(priority)
         except (TypeError, ValueError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config.home import Home, LoadedConfig, load_config
-from ..config.schema import Config
+from ..config.schema import Config, redact_logs
 from . import ingest
 from .devices import DeviceManager
 from .events import EventLog
@@ -85,8 +85,10 @@ class Logger:
         if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
             sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         cfg = loaded.config
-        self.store = SignalStore(cfg.global_.recordLength)
-        self.events = EventLog(max_events=cfg.global_.maxEvents)
+        redact_logs(cfg.to_json())  # secrets never reach a log line (config/schema.py)
+        g = cfg.global_
+        self.store = SignalStore(g.recordLength, g.maxSignals, g.maxNameLength)
+        self.events = EventLog(max_events=g.maxEvents, max_event_bytes=g.maxEventBytes)
         self.persistent = PersistentStore(home.persistent_file)
         self.devices = DeviceManager(self, home.devices_dir, cfg.devices)
         self.services: list[Service] = []

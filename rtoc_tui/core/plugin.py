@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from ..config.schema import declare_secret_name
 from . import ingest
 from .buffer import BufferFull
 from .settings import Setting, validate_settings
@@ -58,6 +59,12 @@ class LoggerPlugin:
 
     SETTINGS: ClassVar[Mapping[str, Setting]] = {}
     """Declared settings: name -> Setting(default, doc). Values come from config.json."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, setting in cls.SETTINGS.items():  # one secrets rule: the schema's
+            if getattr(setting, "secret", False):
+                declare_secret_name(name)
 
     def __init__(self, logger: Any = None, *args: Any, **kwargs: Any) -> None:
         host = logger if hasattr(logger, "store") and hasattr(logger, "events") else None

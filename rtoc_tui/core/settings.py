@@ -25,7 +25,7 @@ class Setting:
     choices: tuple[Any, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
-    secret: bool = False  # a password or token: asked without echo, never shown in full
+    secret: bool = False  # a credential: asked without echo; masked in every reply, session and log
 
     @property
     def value_type(self) -> type:

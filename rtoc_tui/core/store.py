@@ -93,13 +93,23 @@ class SignalInfo:
         return f"{self.dname}.{self.sname}"
 
 
+class LimitError(ValueError):
+    """A new signal or event over a configured limit (global.maxSignals, maxNameLength,
+    maxEventBytes); the message names the limit and how to raise it."""
+
+
 class SignalStore:
     """Thread-safe collection of signals keyed by (device, signal)."""
 
-    def __init__(self, record_length: int = 500_000) -> None:
+    def __init__(
+        self, record_length: int = 500_000, max_signals: int = 0, max_name_length: int = 0
+    ) -> None:
         if record_length < 1:
             raise ValueError("recordLength must be at least 1")
         self.record_length = record_length
+        # 0: no limit. Checked only when a signal is created, so appends cost nothing more.
+        self.max_signals = max_signals
+        self.max_name_length = max_name_length
         self._signals: dict[tuple[str, str], SignalBuffer] = {}
         self._by_id: dict[int, SignalBuffer] = {}
         self._next_id = 1
@@ -225,6 +235,7 @@ class SignalStore:
             with self._lock:
                 buf = self._signals.get(key)
                 if buf is None:
+                    self._check_new(dname, sname)
                     buf = SignalBuffer(self._next_id, dname, sname, unit or "", self.record_length)
                     if self.gate is not None:
                         buf.floor = 0
@@ -237,6 +248,19 @@ class SignalStore:
         if unit is not None and unit != buf.unit:
             buf.unit = check_text(f"unit of {dname}.{sname}", unit, MAX_UNIT)
         return buf
+
+    def _check_new(self, dname: str, sname: str) -> None:
+        longest = max(len(dname), len(sname))
+        if self.max_name_length and longest > self.max_name_length:
+            raise LimitError(
+                f"signal name {dname[:32]}.{sname[:32]}... is {longest} characters long; at most "
+                f"{self.max_name_length} are allowed (global.maxNameLength)"
+            )
+        if self.max_signals and len(self._signals) >= self.max_signals:
+            raise LimitError(
+                f"cannot create {dname[:64]}.{sname[:64]}: already {len(self._signals)} signals "
+                f"(global.maxSignals); delete signals or raise the limit"
+            )
 
     def get(self, name: str | tuple[str, str]) -> SignalBuffer | None:
         """Look a signal up by "Device.Signal" or (device, signal)."""
@@ -459,6 +483,7 @@ class SignalStore:
         if buf is None:
             check_name("device name", dname)
             check_name("signal name", sname)
+            self._check_new(dname, sname)  # the configured limits, before anything lands
         if unit and (buf is None or unit != buf.unit):
             check_text(f"unit of {dname}.{sname}", unit, MAX_UNIT)
 

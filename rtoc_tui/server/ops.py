@@ -19,6 +19,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from ..core.buffer import BufferFull
 from ..core.logger import Logger
 from ..core.store import retry_full
 from ..decimate import grid_points
+from .auth import HOW_TO
 from .rtoc_keys import ADMIT_WAIT_S, RequestContext, jsonable
 
 PROTOCOL_VERSION = 1
@@ -57,10 +59,10 @@ OPS: dict[str, OpSpec] = {
     "status": OpSpec(),
     "devices": OpSpec(),
     "device_detail": OpSpec(),
-    "start_device": OpSpec(wait=True),
-    "stop_device": OpSpec(wait=True),
-    "set_parameter": OpSpec(wait=True),
-    "call_function": OpSpec(wait=True),
+    "start_device": OpSpec(wait=True, privileged=True),
+    "stop_device": OpSpec(wait=True, privileged=True),
+    "set_parameter": OpSpec(wait=True, privileged=True),
+    "call_function": OpSpec(wait=True, privileged=True),
     "signals": OpSpec(),
     "read_since": OpSpec(),
     "window": OpSpec(),
@@ -68,15 +70,16 @@ OPS: dict[str, OpSpec] = {
     "stats": OpSpec(),
     "send": OpSpec(),
     "append": OpSpec(),
-    "import_begin": OpSpec(),
-    "import_chunk": OpSpec(),
-    "import_commit": OpSpec(wait=True),
-    "import_abort": OpSpec(),
-    "clear_signals": OpSpec(),
-    "delete_signals": OpSpec(),
+    # bulk import: staged in memory and written into the stored history: privileged
+    "import_begin": OpSpec(privileged=True),
+    "import_chunk": OpSpec(privileged=True),
+    "import_commit": OpSpec(wait=True, privileged=True),
+    "import_abort": OpSpec(privileged=True),
+    "clear_signals": OpSpec(privileged=True),
+    "delete_signals": OpSpec(privileged=True),
     "events_since": OpSpec(),
     "add_event": OpSpec(),
-    "clear_events": OpSpec(),
+    "clear_events": OpSpec(privileged=True),
     "run_script": OpSpec(wait=True, privileged=True),
     "scripts": OpSpec(wait=True, privileged=True),
     "stop_script": OpSpec(wait=True, privileged=True),
@@ -158,6 +161,14 @@ class ExtensionOps:
         # here until import_commit, so a dropped connection stores nothing
         self.imports: dict[str, _StagedImport] = {}
 
+    @staticmethod
+    def privileged_op(msg: dict[str, Any]) -> str | None:
+        """The name of the privileged `rtoc` operation in a request, or None."""
+        req = msg.get("rtoc")
+        op = req.get("op") if isinstance(req, dict) else None
+        spec = OPS.get(op) if isinstance(op, str) else None
+        return op if spec is not None and spec.privileged else None
+
     def needs_wait(self, req: dict[str, Any]) -> bool:
         spec = OPS.get(req.get("op"))  # type: ignore[arg-type]
         return spec is not None and spec.wait
@@ -173,9 +184,7 @@ class ExtensionOps:
             if spec is None:
                 raise OpError(f"unknown operation {op!r} (known: {', '.join(OPS)})")
             if spec.privileged and not ctx.privileged:
-                raise OpError(
-                    f"{op} is only allowed from this machine or on a password-protected server"
-                )
+                raise OpError(f"{op} needs authentication: {HOW_TO}")
             fn: Callable[..., Awaitable[Any]] = getattr(self, f"op_{op}")
             args = req.get("args", {})
             if not isinstance(args, dict):
@@ -654,7 +663,23 @@ class ExtensionOps:
         fmt: str,
         ctx: RequestContext,
     ) -> str:
-        """Export on the server's disk (LocalClient/storage does the work)."""
+        """Export on the server's disk (LocalClient/storage does the work), inside the user
+        folder's exports/ only: a client must not choose where the logger's user writes."""
         return await self.local.export(
-            path, names, _number(xmin, "xmin"), _number(xmax, "xmax"), fmt
+            str(self.export_path(path)), names, _number(xmin, "xmin"), _number(xmax, "xmax"), fmt
         )
+
+    def export_path(self, path: str) -> Path:
+        """path (a name, a relative path, or an absolute one inside exports/) resolved inside
+        the user folder's exports/; OpError for anything that would leave it."""
+        root = self.logger.home.exports_dir
+        root.mkdir(parents=True, exist_ok=True)
+        given = Path(path)
+        target = (given if given.is_absolute() else root / given).resolve()
+        if target == root.resolve() or not target.is_relative_to(root.resolve()):
+            raise OpError(
+                f"exports are written inside {root} only: give a file name (or a path inside "
+                f"that folder), not {path!r}"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target

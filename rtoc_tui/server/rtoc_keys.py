@@ -24,7 +24,14 @@ import numpy as np
 from .. import wire
 from ..config.schema import SECRET_MASK, is_secret_name
 from ..core import introspect
-from ..core.admission import MAX_TEXT, InvalidInput, check_name, check_text, check_value
+from ..core.admission import (
+    MAX_NAME,
+    MAX_TEXT,
+    InvalidInput,
+    check_name,
+    check_text,
+    check_value,
+)
 from ..core.buffer import BufferFull
 from ..core.devices import DeviceError
 from ..core.logger import Logger
@@ -225,8 +232,8 @@ class RequestHandler:
 
     def needs_wait(self, msg: dict[str, Any]) -> bool:
         """True if answering may block (device calls, storage, files): then it leaves the loop."""
-        if "plugin" in msg or "getPluginList" in msg:
-            return True
+        if "plugin" in msg or "getPluginList" in msg or "getSession" in msg:
+            return True  # devices may block; a session copies every signal (heavy)
         lg = msg.get("logger")
         if isinstance(lg, dict) and "export" in lg:
             return True
@@ -273,7 +280,7 @@ class RequestHandler:
         if "getLatest" in msg:
             ans["latest"] = self.latest(msg["getLatest"])
         if "getSession" in msg:
-            ans["session"] = self.session()
+            ans["session"] = await self.blocking(ctx, self.session)
         if "plugin" in msg:
             ans["plugin"] = await self.blocking(ctx, "device", self.plugins, msg["plugin"])
         if "logger" in msg:
@@ -443,13 +450,13 @@ class RequestHandler:
         sname = ev.get("sname") if isinstance(ev.get("sname"), str) else "noName"
         dname = ev.get("dname") if isinstance(ev.get("dname"), str) else "noDevice"
         check_text("event text", text, MAX_TEXT)
-        check_name("event sname", sname)
-        check_name("event dname", dname)
+        check_name("event sname", sname, MAX_NAME)
+        check_name("event dname", dname, MAX_NAME)
         check_value(ev.get("value"))
         ev_id = ev.get("id")
         if ev_id is None:  # RTOC derives an id from the names and text
             ev_id = hashlib.sha1((sname + dname + text).encode()).hexdigest()
-        check_name("event id", str(ev_id))
+        check_name("event id", str(ev_id), MAX_NAME)
         x = ev.get("x")
         if x is not None and not isinstance(x, (int, float)):
             raise RequestError("event x must be a number")
@@ -558,7 +565,8 @@ class RequestHandler:
         return b.window(xmin, xmax, max_n) if b is not None else (np.empty(0), np.empty(0))
 
     def session(self) -> dict[str, Any]:
-        """getSession: RTOC's generateSessionJSON (maxLength, signals, events, devices)."""
+        """getSession: RTOC's generateSessionJSON (maxLength, signals, events, devices); the
+        signals already encoded (wire.pre_encoded)."""
         store = self.logger.store
         bufs = store.buffers()
         events = self.logger.events.all()
@@ -566,10 +574,12 @@ class RequestHandler:
         for d in [b.dname for b in bufs] + [e.dname for e in events]:
             dev_ids.setdefault(d, len(dev_ids) + 1)
         sig_ids = {(b.dname, b.sname): b.id for b in bufs}
-        signals: dict[int, list[Any]] = {}
+        signals: dict[int, Any] = {}  # pre-encoded, or a list for an event-only signal
         for b in bufs:
             x, y = b.copy()
-            signals[b.id] = [dev_ids[b.dname], b.sname, x, y, b.unit]
+            # encoded signal by signal here (a worker thread): one dumps of the whole session
+            # would hold the GIL for 100+ ms and stall every other client
+            signals[b.id] = wire.pre_encoded([dev_ids[b.dname], b.sname, x, y, b.unit])
         next_id = max(sig_ids.values(), default=0) + 1
         out_events: dict[int, list[Any]] = {}
         for e in events:
@@ -722,7 +732,7 @@ class RequestHandler:
             return False
         filename = Path(str(args[0])).name or "export"
         fmt = str(args[1]) if len(args) > 1 else "json"
-        path = self.logger.home.data_dir / filename
+        path = self.logger.home.exports_dir / filename
         try:
             await self.ops.export(str(path), None, None, None, fmt, ctx)
         except Exception as exc:

@@ -23,8 +23,12 @@ from typing import Any
 from .. import wire
 from ..config.schema import ConfigError
 from ..core.logger import Logger
+from ..core.store import LimitError
 from ..wire import Frame, FrameDecoder, ProtocolError, is_loopback
+from .auth import HOW_TO, Authority, StrongKey, auth_value, host_of, kdf_request_id, needs_privilege
+from .guard import ConnectionGuard
 from .ops import ExtensionOps
+from .replay import PersistentReplayGuard, refusal
 from .rtoc_keys import DATA_KEYS, RequestContext, RequestHandler, error_reply
 from .transport import (
     Accepted,
@@ -42,9 +46,10 @@ MAX_QUEUED_REQUESTS = 1000  # in-order requests waiting behind a slow one; more 
 PROTECTED_TEXT = "RTOC-Server is password protected!"  # what RTOC answers in this case
 # Requests the accept thread may answer itself: they touch only the store and the event log,
 # which are thread-safe (drivers write them from their own threads), and never wait. The rest
-# (devices, config, storage, scripts, the `rtoc` key) stays on the loop.
+# (devices, config, storage, scripts, the `rtoc` key) stays on the loop; getSession, a copy of
+# every signal, runs in a worker thread so it never holds up accepting (issue 15).
 INLINE_KEYS = DATA_KEYS | frozenset(
-    {"getSignalList", "getEventList", "getEvent", "getLatest", "getSession", "getSignal", "event"}
+    {"getSignalList", "getEventList", "getEvent", "getLatest", "getSignal", "event"}
 )
 
 
@@ -87,9 +92,21 @@ class TcpServer:
         self.read_timeout_s = cfg.readTimeout if read_timeout_s is None else read_timeout_s
         self.idle_timeout_s = cfg.idleTimeout if idle_timeout_s is None else idle_timeout_s
         self.max_clients = cfg.maxClients if max_clients is None else max_clients
-        self.key = wire.derive_key(cfg.password if password is None else password)
+        password = cfg.password if password is None else password
+        self.key = wire.derive_key(password)
+        # who may run privileged requests (server/auth.py); the token is made on first start
+        self.auth = Authority(logger.home.auth_token(create=True), password)
+        # our clients may negotiate a PBKDF2 key instead of RTOC's SHA-256 one (server/auth.py)
+        self.strong_key = StrongKey.make(password) if password else None
         self.is_local = is_local  # how a peer address counts as loopback (tests simulate remotes)
-        self.replay = wire.ReplayGuard(replay_capacity)
+        # remembered across restarts in the user folder (server/replay.py)
+        self.replay = PersistentReplayGuard(logger.home.replay_file, replay_capacity)
+        self.guard = ConnectionGuard(  # lock-out and memory budgets (server/guard.py)
+            max_per_peer=cfg.maxClientsPerPeer,
+            min_rate=cfg.minByteRate,
+            pending_budget=cfg.maxPendingBytes,
+            window_s=self.read_timeout_s,
+        )
         self.ops = ExtensionOps(logger)
         self.handler = RequestHandler(logger, self.ops)
         self.connections: set[_Connection] = set()
@@ -166,6 +183,7 @@ class TcpServer:
                 await asyncio.sleep(0)
         self._held = 0
         self.logger.clients = 0
+        self.replay.flush()
         log.info("TCP server stopped")
 
     async def _sweep(self) -> None:
@@ -179,6 +197,7 @@ class TcpServer:
             now = time.monotonic()
             for conn in list(self.connections):
                 conn.check_timeouts(now)
+            self.replay.flush()
 
     def clients(self) -> int:
         """Open connections: the loop's and those the accept thread holds."""
@@ -206,13 +225,58 @@ class TcpServer:
         peer: "host:port" or the address tuple (formatted only when needed)."""
         handler = self.handler
         try:
-            if "y" in msg and msg.keys() <= DATA_KEYS:
+            if "y" in msg and msg.keys() <= DATA_KEYS and not msg.get("plot"):
                 return handler.handle_data(msg, raw)
-            ctx = RequestContext(peer_text(peer), loopback, enc, loopback or self.key is not None)
-            return handler.handle(msg, raw, ctx)
+            return self.respond_authorised(msg, raw, enc, peer, loopback)
+        except LimitError as exc:  # a configured limit: the client's answer, not a bug
+            return error_reply(str(exc))
         except Exception as exc:  # a bug must cost one reply, never the logger
             log.exception("client %s: request failed", peer_text(peer))
             return error_reply(f"internal error: {type(exc).__name__}: {exc}")
+
+    def respond_authorised(
+        self, msg: dict[str, Any], raw: bytes | None, enc: bool, peer: Any, loopback: bool
+    ) -> bytes | Coroutine[Any, Any, bytes]:
+        """respond() for everything but plain data: checks `auth` and privileges first."""
+        privileged = enc and self.key is not None  # the frame verified with the password
+        refused = ""
+        given = auth_value(msg)
+        if given is not None:
+            if "auth" in msg:  # never echoed back, not even to its sender
+                msg = {k: v for k, v in msg.items() if k != "auth"}
+                raw = None
+            if not privileged:
+                # A wrong or untried `auth` leaves the request unauthenticated: reads still work
+                # (a token from another machine through an SSH forward), privileged parts fail.
+                host = host_of(peer)
+                wait = self.auth.blocked(host)
+                if wait:
+                    refused = f"too many wrong passwords from {host}: try again in {wait:.0f} s"
+                elif self.auth.check(given):
+                    self.auth.succeeded(host)
+                    privileged = True
+                else:
+                    self.auth.failed(host, "wrong token or password in 'auth'")
+                    refused = f"wrong token or password in 'auth'; {HOW_TO}"
+        if not privileged:
+            need = needs_privilege(msg, self.logger.store) or self.ops.privileged_op(msg)
+            if need is not None:
+                log.debug("client %s: refused %s (not authenticated)", peer_text(peer), need)
+                return self._refuse(msg, refused or f"{need} needs authentication: {HOW_TO}")
+        if "y" in msg and msg.keys() <= DATA_KEYS:  # plot data that passed the check
+            return self.handler.handle_data(msg, raw)
+        ctx = RequestContext(peer_text(peer), loopback, enc, privileged)
+        return self.handler.handle(msg, raw, ctx)
+
+    @staticmethod
+    def _refuse(msg: dict[str, Any], text: str) -> bytes:
+        """An error reply; for our `rtoc` key in its shape, so the client matches it by id."""
+        ext = msg.get("rtoc")
+        if type(ext) is dict:
+            return wire.dumps(
+                {"error": False, "rtoc": {"id": ext.get("id"), "ok": False, "error": text}}
+            )
+        return error_reply(text)
 
     def answer_inline(
         self, payload: bytes, peer: Any, loopback: bool
@@ -264,7 +328,12 @@ class _Connection(asyncio.Protocol):
         self.decoder = FrameDecoder(server.max_frame_bytes)
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
+        self.host = "?"
         self.loopback = False
+        self.pending_counted = 0  # this connection's share of guard.pending_total
+        self.reply_key: bytes | None = None  # the negotiated PBKDF2 key, once used
+        self.rate_start = time.monotonic()  # the byte-rate window inside a frame (guard.py)
+        self.rate_bytes = 0
         self.opened = self.last_rx = self.last_tx = time.monotonic()
         self.requests = 0
         self.encrypted = False  # mode of the last frame (for unsolicited error replies)
@@ -284,16 +353,15 @@ class _Connection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = peer_text(peer)
+        self.host = host_of(peer)
         self.loopback = isinstance(peer, tuple) and self.srv.is_local(str(peer[0]))
         early = self.early
-        if (early is None or not early.admitted) and self.srv.clients() >= self.srv.max_clients:
-            log.warning(
-                "refusing %s: already %d clients (tcp.maxClients)",
-                self.peer,
-                len(self.srv.connections),
-            )
+        full = (early is None or not early.admitted) and self.srv.clients() >= self.srv.max_clients
+        refused = self.srv.guard.admit(self, self.srv.connections, full)
+        if refused is not None:
+            log.debug("refusing %s: %s", self.peer, refused)
             self.closing = True
-            transport.write(wire.pack(error_reply("too many clients, try again later")))
+            transport.write(wire.pack(error_reply(refused)))
             transport.close()
             return
         transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
@@ -309,6 +377,7 @@ class _Connection(asyncio.Protocol):
         clocks, an unsent reply tail, a reply still being made, received frames or an error."""
         assert self.transport is not None
         self.decoder = early.decoder
+        self.srv.guard.received(self, 0, self.decoder.pending)
         self.opened, self.requests = early.opened, early.requests
         self.last_rx = early.last_rx or early.opened
         self.last_tx = early.last_tx or early.opened
@@ -323,10 +392,12 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
+        self.release()
         for task in list(self.tasks):
             task.cancel()
         self.queue.clear()
         if self in self.srv.connections:
+            self.srv.guard.forget(self)
             self.srv.connections.discard(self)
             self.srv._count()
             log.debug("client %s disconnected after %d requests", self.peer, self.requests)
@@ -349,6 +420,11 @@ class _Connection(asyncio.Protocol):
         except ProtocolError as exc:  # FrameTooLarge included
             self.fail(f"{exc}; closing the connection", level=logging.WARNING)
             return
+        over = self.srv.guard.received(self, len(data), self.decoder.pending)
+        if over is not None:
+            self.on_frames(frames)
+            self.fail(over, level=logging.DEBUG)
+            return
         self.on_frames(frames)
 
     # -- frames -------------------------------------------------------------------------------
@@ -369,14 +445,29 @@ class _Connection(asyncio.Protocol):
             if key is None:
                 self.fail("this server has no password: send plain frames", encrypted=False)
                 return
-            try:
-                payload = wire.decrypt(tag, nonce, payload, key)
-            except wire.AuthError:
-                self.fail("wrong password", encrypted=False, level=logging.WARNING)
+            auth = self.srv.auth
+            host = host_of(self.peer)
+            wait = auth.blocked(host)
+            if wait:  # refused untried: guessing runs at the back-off's pace (server/auth.py)
+                self.fail(
+                    f"too many wrong passwords from {host}: try again in {wait:.0f} s",
+                    encrypted=False,
+                    level=logging.DEBUG,
+                )
                 return
+            try:
+                payload = self._decrypt(tag, nonce, payload, key)
+            except wire.AuthError:
+                auth.failed(host, "wrong password")  # logs once a minute per peer
+                self.fail("wrong password", encrypted=False, level=logging.DEBUG)
+                return
+            auth.succeeded(host)
             if not self.srv.replay.check_and_add(nonce):
                 self.fail("replayed frame rejected", level=logging.WARNING)
                 return
+        elif (kdf := kdf_request_id(payload))[0] and self.srv.strong_key is not None:
+            self.reply(self.srv.strong_key.offer(kdf[1]), False)  # plain: before any key
+            return
         elif self.srv.plain_refused(self.loopback):
             self.fail(
                 "this server needs encrypted frames from remote clients (set the password)",
@@ -393,6 +484,9 @@ class _Connection(asyncio.Protocol):
         if type(msg) is not dict or not msg:
             self.reply(error_reply("a request must be a non-empty JSON object"), enc)
             return
+        if enc and (why := refusal(msg, self.srv.ops.instance)) is not None:
+            self.fail(why, level=logging.WARNING)
+            return
         if len(msg) == 1 and type(ext := msg.get("rtoc")) is dict and "id" in ext:
             # our clients tag requests with ids: answer each as soon as it is ready
             self.dispatch(msg, payload, enc, ordered=False)
@@ -401,6 +495,20 @@ class _Connection(asyncio.Protocol):
             self._update_reading()
         else:
             self.dispatch(msg, payload, enc, ordered=True)
+
+    def _decrypt(self, tag: bytes, nonce: bytes, payload: bytes, key: bytes) -> bytes:
+        """RTOC's key first; then the PBKDF2 key our clients negotiate (replies follow it)."""
+        if self.reply_key is None:
+            try:
+                return wire.decrypt(tag, nonce, payload, key)
+            except wire.AuthError:
+                strong = self.srv.strong_key
+                if strong is None:
+                    raise
+                plain = wire.decrypt(tag, nonce, payload, strong.key)
+                self.reply_key = strong.key
+                return plain
+        return wire.decrypt(tag, nonce, payload, self.reply_key)
 
     def dispatch(self, msg: dict[str, Any], raw: bytes, enc: bool, ordered: bool) -> None:
         result = self.srv.respond(msg, raw, enc, self.peer, self.loopback)
@@ -439,7 +547,7 @@ class _Connection(asyncio.Protocol):
     # -- output -------------------------------------------------------------------------------
     def reply(self, payload: bytes, encrypted: bool) -> None:
         if encrypted:
-            self.out.append(wire.pack(payload, self.srv.key))
+            self.out.append(wire.pack(payload, self.reply_key or self.srv.key))
         else:
             self.out.append(b"%d,0,0\n%s" % (len(payload), payload))
 
@@ -461,8 +569,27 @@ class _Connection(asyncio.Protocol):
         self.closing = True
         self.closing_at = time.monotonic()
         self.queue.clear()
+        self.release()
         if self.transport is not None:
             self.transport.close()
+
+    def release(self) -> None:
+        """Free a partial frame at once: the connection and its transport form a cycle that
+        only the cyclic GC would collect, and a refused 60 MB frame must not wait for it."""
+        if self.decoder.pending:
+            self.srv.guard.received(self, 0, 0)
+            self.decoder = FrameDecoder(self.srv.max_frame_bytes)
+
+    def evict(self, text: str) -> None:
+        """Closed by the guard to make room: an error reply if possible, then gone at once
+        (it no longer counts as a client)."""
+        self.fail(text, level=logging.DEBUG)
+        if self.transport is not None:
+            self.transport.abort()  # a silent client may never read the reply: do not wait
+        if self in self.srv.connections:
+            self.srv.guard.forget(self)
+            self.srv.connections.discard(self)
+            self.srv._count()
 
     def abort(self) -> None:
         self.closing = True
@@ -495,10 +622,14 @@ class _Connection(asyncio.Protocol):
                 self.abort()
             return
         if self.read_paused:
+            self.rate_start, self.rate_bytes = now, 0  # not the client's slowness
             return  # we are busy with its queued requests: the wait is ours
+        slow = srv.guard.too_slow(self, now, self.decoder.pending)
         if self.decoder.pending:
             if now - self.last_rx > srv.read_timeout_s:
                 self.fail(f"timeout: no data for {srv.read_timeout_s:g} s in the middle of a frame")
+            elif slow is not None:
+                self.fail(slow, level=logging.DEBUG)
         elif self.busy or self.tasks or self.queue:
             return
         elif self.requests == 0:

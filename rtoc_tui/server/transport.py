@@ -237,6 +237,7 @@ class Listener:
 HOLD_S = 0.05  # the accept thread keeps a connection this long, then hands it to the loop
 MAX_HELD = 128  # more connections waiting in the accept thread go to the loop at once
 ACCEPT_RETRY_S = 0.1  # after accept() fails (EMFILE...), retry this much later, not in a spin
+HOLD_PENDING_MAX = 64 * 1024  # a partial frame bigger than this goes to the loop (its budget)
 READS_PER_WAKE = 4  # recv() calls for one connection before the others get their turn
 
 # answer(payload, peer, loopback): the reply payload to one plain request answered in the
@@ -441,6 +442,9 @@ class AcceptThread:
                 self._handover(conn)
                 return
             if not frames:
+                if conn.decoder.pending > HOLD_PENDING_MAX:  # a big frame: the loop's budget
+                    self._handover(conn)
+                    return
                 continue  # part of a frame: read on while there is more
             if len(frames) > 1 or conn.decoder.pending or frames[0][0]:  # pipelined/encrypted
                 conn.frames = frames

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from ..config.schema import SECRET_KEYS, is_secret
+from ..config.schema import is_secret, mask_tree
 from .exporter import ExportError, select, write_session_json
 from .imported import Imported, ImportedEvent, ImportedSignal, ImportResult, import_into_logger
 from .progress import NullProgress, ProgressSink
@@ -32,13 +32,10 @@ class SessionError(ValueError):
 
 
 def settings_without_secrets(config_json: dict[str, Any]) -> dict[str, Any]:
-    """config.json content with passwords and tokens blanked."""
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in config_json.items()}
-    for key in SECRET_KEYS:
-        section, _, name = key.partition(".")
-        if isinstance(out.get(section), dict) and name in out[section]:
-            out[section][name] = type(out[section][name])()  # "" or {}
-    return out
+    """config.json content with every secret blanked, at any depth ("" or {}: a session
+    loaded elsewhere must not write a mask into config.json)."""
+    result: dict[str, Any] = mask_tree(config_json, "", lambda v: type(v)())
+    return result
 
 
 def read_scripts(home: Home) -> dict[str, str]:

@@ -70,7 +70,7 @@ class RtocCommands(Provider):
         for name, s in sorted(app.state.signals.items()):
             yield (
                 f"Signal {name}: plot on/off",
-                f"{s.count} samples [{s.unit}]",
+                f"{s.count} samples" + (f" [{s.unit}]" if s.unit else ""),
                 partial(self._on_main, lambda m, n=name: m.toggle_signal(n)),
             )
             yield (

@@ -53,7 +53,7 @@ def fmt_clock(x: float, with_date: bool = False) -> str:
     text = time.strftime("%H:%M:%S", tm)
     if frac and not with_date:
         text += f".{int(frac * 10)}"
-    return time.strftime("%d.%m.%y ", tm) + text if with_date else text
+    return time.strftime("%Y-%m-%d ", tm) + text if with_date else text  # no two-digit years
 
 
 def fmt_span(seconds: float) -> str:

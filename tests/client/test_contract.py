@@ -24,7 +24,7 @@ async def client(request: pytest.FixtureRequest, logger: Logger) -> AsyncIterato
     else:
         server = TcpServer(logger, port=0)
         await server.start()
-        remote = RemoteClient("127.0.0.1", server.port)
+        remote = RemoteClient("127.0.0.1", server.port, token=logger.home.auth_token())
         await remote.connect()
         try:
             yield remote

@@ -31,7 +31,7 @@ async def server(logger: Logger) -> AsyncIterator[TcpServer]:
 
 @pytest.fixture
 async def client(server: TcpServer) -> AsyncIterator[RemoteClient]:
-    c = RemoteClient("127.0.0.1", server.port)
+    c = RemoteClient("127.0.0.1", server.port, token=server.logger.home.auth_token())
     await c.connect()
     yield c
     await c.close()

@@ -219,7 +219,7 @@ async def test_sys_exit_over_tcp_is_answered_and_the_server_keeps_serving(
 
     def ask(request: dict) -> dict:
         client = Client().connect("127.0.0.1", srv.port)
-        client.send(request)
+        client.send({**request, "auth": logger.home.auth_token()})  # device control: privileged
         return client.recv_and_close()
 
     try:

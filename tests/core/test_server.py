@@ -37,7 +37,9 @@ async def server(logger: Logger) -> AsyncIterator[TcpServer]:
 def ask(server: TcpServer) -> Ask:
     """One RTOC-style request (own connection, blocking client in a thread)."""
 
-    async def _ask(data: Any, **kw: Any) -> Any:
+    async def _ask(data: Any, privileged: bool = False, **kw: Any) -> Any:
+        if privileged:  # the per-install token, as rtoc's own local clients send it
+            data = {**data, "auth": server.logger.home.auth_token()}
         return await asyncio.to_thread(request, "127.0.0.1", server.port, data, **kw)
 
     return _ask
@@ -238,7 +240,7 @@ async def test_get_session_matches_rtoc_layout(ask: Ask, logger: Logger) -> None
 
 
 async def test_plugin_key_starts_reads_sets_calls_and_stops(ask: Ask, logger: Logger) -> None:
-    assert (await ask({"plugin": {"Generator": {"start": True}}}))["plugin"] == {
+    assert (await ask({"plugin": {"Generator": {"start": True}}}, privileged=True))["plugin"] == {
         "Generator": {"start": [True, ""]}
     }
     plugins = (await ask({"getPluginList": True}))["pluginList"]
@@ -259,19 +261,20 @@ async def test_plugin_key_starts_reads_sets_calls_and_stops(ask: Ask, logger: Lo
                     "nope()": [],
                 }
             }
-        }
+        },
+        privileged=True,
     )
     got = reply["plugin"]["Generator"]
     assert got["gen_freq"] == 1.0 and got["gen_level"] == 2.5 and got["get"] == [2.5, 1.0]
     assert got["setFrequency()"][0] is True and got["value_at(0.25)"][0] is True
     assert got["__import__('os')"][0] is False and got["nope()"][0] is False
     assert logger.devices.get("Generator").gen_freq == 4.0  # type: ignore[union-attr]
-    assert (await ask({"plugin": {"Missing": {"start": True}}}))["plugin"]["Missing"]["start"][
-        0
-    ] is False
-    assert (await ask({"plugin": {"Generator": {"start": False}}}))["plugin"]["Generator"][
-        "start"
-    ] is True
+    assert (await ask({"plugin": {"Missing": {"start": True}}}, privileged=True))["plugin"][
+        "Missing"
+    ]["start"][0] is False
+    assert (await ask({"plugin": {"Generator": {"start": False}}}, privileged=True))["plugin"][
+        "Generator"
+    ]["start"] is True
     assert logger.devices.get("Generator") is None
 
 
@@ -280,14 +283,15 @@ async def test_logger_key_info_clear_resize_and_no_reboot(ask: Ask, logger: Logg
     logger.store.append_one("D", "a", 1.0, 1.0)
     logger.store.append_one("D", "b", 1.0, 1.0)
     reply = await ask(
-        {"logger": {"info": None, "reboot": None, "resize": 1000, "clear": ["D.a", "D.x"]}}
+        {"logger": {"info": None, "reboot": None, "resize": 1000, "clear": ["D.a", "D.x"]}},
+        privileged=True,
     )
     out = reply["logger"]
     assert out["info"]["telegram_token"] == "********" and out["info"]["signals"] == 2
     assert "telegram-secret" not in json.dumps(reply)
     assert out["reboot"] is False and out["resize"] is True and out["clear"] == [True, False]
     assert logger.store.record_length == 1000 and logger.store.get("D.a") is None
-    await ask({"logger": {"clear": "all"}})
+    await ask({"logger": {"clear": "all"}}, privileged=True)
     assert len(logger.store) == 0
 
 
@@ -318,7 +322,7 @@ async def test_pipelined_requests_are_answered_in_order(server: TcpServer) -> No
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     frames = [
         {"y": [1.0], "sname": ["s"], "dname": "P"},
-        {"plugin": {"Generator": {"start": True}}},  # answered from a worker thread
+        {"plugin": {"Generator": {"start": True}}, "auth": server.logger.home.auth_token()},
         {"getLatest": ["P.s"]},
         {"getPluginList": True},
         {"getSignalList": True},

@@ -246,6 +246,7 @@ async def test_a_reply_the_socket_does_not_take_is_finished_by_the_loop(
     start: Any, answered_in: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(transport, "HOLD_S", 5.0)
+    monkeypatch.setattr(transport, "HOLD_PENDING_MAX", 1 << 30)  # keep the big request here
     srv = await start()
     names = answered_in(srv)
     tails: list[int] = []

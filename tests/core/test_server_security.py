@@ -231,9 +231,10 @@ async def test_insecure_remote_clients_may_not_script_or_change_config(start: St
         {"op": "export", "args": {"path": "/tmp/x.csv"}},
     ):
         replies, _ = await exchange(srv.port, wire.pack(json.dumps({"rtoc": op}).encode()), n=1)
-        assert replies[0]["rtoc"]["ok"] is False and "only allowed" in replies[0]["rtoc"]["error"]
+        assert replies[0]["rtoc"]["ok"] is False
+        assert "needs authentication" in replies[0]["rtoc"]["error"]
     replies, _ = await exchange(srv.port, wire.pack(b'{"logger": {"export": ["x.json"]}}'), n=1)
-    assert replies[0]["logger"]["export"] is False
+    assert replies[0]["error"] is True and "needs authentication" in replies[0]["errorText"]
 
 
 async def test_secrets_never_leave_the_server(make_logger: Callable[..., Logger]) -> None:

@@ -194,7 +194,7 @@ async def test_remote_import_is_staged_until_commit(
     server = TcpServer(logger, port=0)
     await server.start()
     monkeypatch.setattr(remote_mod, "IMPORT_CHUNK_SAMPLES", 1000)
-    client = RemoteClient("127.0.0.1", server.port)
+    client = RemoteClient("127.0.0.1", server.port, token=logger.home.auth_token())
     await client.connect()
     try:
         x = np.arange(4500.0)

@@ -38,7 +38,7 @@ def header(app) -> str:
 
 async def test_attached_ui_shows_the_remote_logger(served):
     logger, srv = served
-    client = RemoteClient("127.0.0.1", srv.port, backoff_max_s=0.2)
+    client = RemoteClient("127.0.0.1", srv.port, backoff_max_s=0.2, token=logger.home.auth_token())
     app = build_app(client, None, clock=logger.clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
