@@ -280,7 +280,7 @@ class RequestHandler:
         if "getLatest" in msg:
             ans["latest"] = self.latest(msg["getLatest"])
         if "getSession" in msg:
-            ans["session"] = await self.blocking(ctx, self.session)
+            ans["session"] = await self.blocking(ctx, "storage", self.session)
         if "plugin" in msg:
             ans["plugin"] = await self.blocking(ctx, "device", self.plugins, msg["plugin"])
         if "logger" in msg:

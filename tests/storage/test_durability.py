@@ -260,7 +260,7 @@ async def test_resize_right_after_a_big_batch_stores_the_batch_first(
         xs = list(map(float, range(50_000)))
         reply = await ask_raw(srv.port, {"y": xs, "x": xs, "sname": ["s"] * 50_000, "dname": "R"})
         assert reply["sent"] is True
-        reply = await ask_raw(srv.port, {"logger": {"resize": 1}})
+        reply = await ask_raw(srv.port, {"logger": {"resize": 1}, "auth": lg.home.auth_token()})
         assert reply["logger"]["resize"] is True
     finally:
         await srv.stop()
@@ -282,6 +282,7 @@ async def test_plot_hold_off_replaces_memory_and_keeps_stored_history(
         ]
         assert await flush(svc)
         curve = {
+            "auth": lg.home.auth_token(),  # replacing recorded samples is a privileged request
             "plot": True,
             "x": [0.5, 1.5],
             "y": [7.0, 8.0],
@@ -316,7 +317,9 @@ async def test_clear_and_delete_mean_the_same_in_memory_and_in_the_store(
     srv = TcpServer(lg, port=0)
     await srv.start()
     try:
-        reply = await ask_raw(srv.port, {"logger": {"clear": ["D.deleted"]}})
+        reply = await ask_raw(
+            srv.port, {"logger": {"clear": ["D.deleted"]}, "auth": lg.home.auth_token()}
+        )
         assert reply["logger"]["clear"] == [True]
     finally:
         await srv.stop()
