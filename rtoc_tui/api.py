@@ -47,7 +47,7 @@ class DeviceInfo:
 
     name: str
     source: str  # builtin | entrypoint | user
-    state: str  # stopped | running | error
+    state: str  # stopped | running | stuck (its timer call hangs; reason says since when) | error
     reason: str
     devicename: str
     samplerate: float | None

@@ -22,10 +22,11 @@ from .core.logger import Logger
 from .scripting import attach_automation
 from .server.tcp import attach_tcp
 from .storage import attach_storage
+from .storage.service import FINAL_FLUSH_BUDGET_S
 
 log = logging.getLogger("rtoc")
 
-STOP_TIMEOUT_S = 5.0
+STOP_TIMEOUT_S = 5.0  # drivers must stop within this at shutdown; the final flush has its own
 STATUS_LINE_INTERVAL_S = 60.0
 STATUS_FILE_INTERVAL_S = 2.0
 
@@ -171,6 +172,7 @@ def write_status_file(logger: Logger) -> None:
         "clients": s.clients,
         "storage": s.storage,
         "storage_lag_s": s.storage_lag_s,
+        "retention": None if logger.storage is None else logger.storage.retention.describe(),
         "tcp": {
             "active": logger.config.tcp.active,
             "host": logger.config.tcp.host,
@@ -200,9 +202,13 @@ async def _status_loop(logger: Logger, line_interval_s: float) -> None:
 
 
 async def stop_logger(logger: Logger, timeout_s: float = STOP_TIMEOUT_S) -> bool:
-    """Stop drivers and flush services within timeout_s; False if it took longer."""
+    """Stop taking data, stop drivers (hung ones are abandoned after timeout_s) and run the
+    final flush with its own budget (abandoned drivers are logged and raised as events, their
+    data up to the stop is stored). False only if the whole stop overran its guard (drivers'
+    budget + the final flush's + a margin)."""
+    guard = timeout_s + FINAL_FLUSH_BUDGET_S + 10.0
     try:
-        await asyncio.wait_for(logger.stop(), timeout_s)
+        await asyncio.wait_for(logger.stop(drivers_budget_s=timeout_s), guard)
         return True
     except TimeoutError:
         log.error("shutdown took longer than %.0f s; exiting anyway", timeout_s)

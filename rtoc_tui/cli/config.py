@@ -494,6 +494,7 @@ def status(
             "storage",
             f"{data.get('storage', '?')}" + ("" if lag is None else f" (lag {float(lag):.1f} s)"),
         ),
+        ("retention", str(data.get("retention") or "storage off")),
         (
             "tcp",
             f"{tcp.get('host')}:{tcp.get('port')}, {data.get('clients', 0)} clients"

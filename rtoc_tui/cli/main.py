@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..config.home import Home
+from ..config.home import FolderBusy, FolderLock, Home
 from ..config.schema import ConfigError
 from ..wire import is_loopback
 from . import config as config_commands
@@ -104,10 +104,18 @@ def run(
         logger = runtime.build_logger(h, overrides)
     except (ConfigError, SettingsError) as exc:
         raise fail(str(exc)) from exc
-    if headless:
-        code = asyncio.run(runtime.run_headless(logger))
-    else:
-        code = asyncio.run(runtime.run_with_tui(logger))
+    lock = FolderLock(h)  # one logger per folder: a second one would store everything twice
+    try:
+        lock.acquire()
+    except FolderBusy as exc:
+        raise fail(str(exc)) from exc
+    try:
+        if headless:
+            code = asyncio.run(runtime.run_headless(logger))
+        else:
+            code = asyncio.run(runtime.run_with_tui(logger))
+    finally:
+        lock.release()
     raise typer.Exit(code)
 
 

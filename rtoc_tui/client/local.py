@@ -7,6 +7,7 @@ waits on I/O; everything else is a quick in-memory read that returns copies.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -46,8 +47,13 @@ from ..config.schema import (
     restore_secrets,
 )
 from ..core import introspect
+from ..core.buffer import BufferFull
 from ..core.devices import DeviceError
 from ..core.logger import Logger
+from ..core.store import retry_full
+
+# How long a send waits for storage to make room before it is refused (back-pressure).
+SEND_WAIT_S = 10.0
 
 if TYPE_CHECKING:
     from ..scripting.engine import Automation
@@ -265,7 +271,13 @@ def apply_config(logger: Logger, updates: dict[str, Any]) -> None:
         setattr(logger.config.section(section), name, get_value(cfg, key))
         logger.loaded.provenance[key] = "file"
     if "global.recordLength" in updates:
-        logger.store.resize(logger.config.global_.recordLength)
+        try:  # samples a smaller ring would drop are stored first (waits up to store.block_s)
+            logger.store.resize(logger.config.global_.recordLength)
+        except BufferFull as exc:
+            raise ClientError(
+                f"recordLength is saved but not applied yet: {exc}. It applies at the next "
+                "start, or set it again once storage has caught up"
+            ) from exc
     g = logger.config.global_  # limits take effect at once (core/store.py LimitError)
     logger.store.max_signals, logger.store.max_name_length = g.maxSignals, g.maxNameLength
     logger.events.max_event_bytes = g.maxEventBytes
@@ -309,13 +321,13 @@ class LocalClient:
 
     async def start_device(self, name: str) -> DeviceInfo:
         try:
-            await asyncio.to_thread(self.logger.devices.start, name)
+            await self.logger.run_in("device", self.logger.devices.start, name)
         except DeviceError as exc:
             raise ClientError(str(exc)) from exc
         return self._device(name)
 
     async def stop_device(self, name: str) -> DeviceInfo:
-        await asyncio.to_thread(self.logger.devices.stop, name)
+        await self.logger.run_in("device", self.logger.devices.stop, name)
         return self._device(name)
 
     def _plugin(self, device: str) -> Any:
@@ -339,8 +351,12 @@ class LocalClient:
     ) -> Any:
         plugin = self._plugin(device)
         try:
-            return await asyncio.to_thread(
-                introspect.call_function, plugin, name, *(args or []), **(kwargs or {})
+            return await self.logger.run_in(
+                "device",
+                functools.partial(introspect.call_function, **(kwargs or {})),
+                plugin,
+                name,
+                *(args or []),
             )
         except introspect.IntrospectionError as exc:
             raise ClientError(str(exc)) from exc
@@ -374,13 +390,20 @@ class LocalClient:
         units = units or {}
         names = list(values)
         try:
-            self.logger.stream(
-                [values[n] for n in names],
-                names,
-                dname=dname,
-                unit=[units.get(n, "") for n in names],
-                x=None if x is None else [x] * len(names),
+            await retry_full(
+                self.logger.store,
+                lambda: self.logger.stream(
+                    [values[n] for n in names],
+                    names,
+                    dname=dname,
+                    unit=[units.get(n, "") for n in names],
+                    x=None if x is None else [x] * len(names),
+                    wait=0.0,
+                ),
+                SEND_WAIT_S,
             )
+        except BufferFull as exc:
+            raise ClientError(exc.advice()) from exc
         except (TypeError, ValueError) as exc:
             raise ClientError(str(exc)) from exc
 
@@ -497,10 +520,10 @@ class LocalClient:
                 raise ClientError(f"no signal named {name!r}")
             x, y = buf.window(xmin, xmax, max_n)
             return SignalWindow(name, buf.unit, x, y)
-        unit = await asyncio.to_thread(storage.unit, name)
+        unit = await self.logger.run_in("storage", storage.unit, name)
         if unit is None:
             raise ClientError(f"no signal named {name!r}")
-        x, y = await asyncio.to_thread(storage.query, name, xmin, xmax, max_n)
+        x, y = await self.logger.run_in("storage", storage.query, name, xmin, xmax, max_n)
         return SignalWindow(name, unit, x, y)
 
     async def export(
@@ -514,7 +537,9 @@ class LocalClient:
         from ..transfer import ExportError, export_logger  # transfer imports this module
 
         try:
-            out = await asyncio.to_thread(export_logger, self.logger, path, names, xmin, xmax, fmt)
+            out = await self.logger.run_in(
+                "storage", export_logger, self.logger, path, names, xmin, xmax, fmt
+            )
         except (ExportError, OSError) as exc:
             raise ClientError(f"export failed: {exc}") from exc
         return str(out)

@@ -8,8 +8,10 @@ from. A broken config.json is never overwritten: loading it raises ConfigError.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +29,94 @@ from .schema import (
     parse_text_value,
 )
 
+log = logging.getLogger("rtoc.home")
+
 DEFAULT_AUTORUN = ["Generator"]
 ENV_PREFIX = "RTOC_"
+
+
+class FolderBusy(RuntimeError):
+    """Another logger runs on this user folder; the message names it."""
+
+    def __init__(self, root: Path, holder: dict[str, Any]) -> None:
+        started = holder.get("started")
+        since = (
+            time.strftime(" since %Y-%m-%d %H:%M:%S", time.localtime(started))
+            if isinstance(started, (int, float))
+            else ""
+        )
+        pid = holder.get("pid", "?")
+        super().__init__(
+            f"another logger is already running on {root} (PID {pid}{since}); stop it first "
+            f"(`kill {pid}` stops it cleanly), or use another folder with --home"
+        )
+        self.holder = holder
+
+
+class FolderLock:
+    """One logger per user folder: an exclusive flock on rtoc.lock, which holds the PID.
+
+    The kernel drops the lock when its process dies, however it dies, so a lock file left by a
+    crashed logger (its PID gone, or reused) is stale by construction: taking it just works.
+    """
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise FolderBusy naming the running logger."""
+        import fcntl
+
+        path = self.home.lock_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise FolderBusy(self.home.root, self.holder() or {}) from None
+        old = _read_lock(path)
+        if old.get("pid") and old.get("pid") != os.getpid():
+            log.info("user folder lock of PID %s was stale (that logger is gone)", old["pid"])
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "started": time.time()}).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.ftruncate(self._fd, 0)
+        finally:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def holder(self) -> dict[str, Any] | None:
+        """{'pid', 'started'} of the logger holding the lock, or None if nobody does."""
+        import fcntl
+
+        path = self.home.lock_file
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return _read_lock(path) or {"pid": "?"}
+        else:
+            return None
+        finally:
+            os.close(fd)  # also drops the shared lock we may have taken
+
+
+def _read_lock(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def resolve_home(cli_home: str | Path | None = None) -> Path:
@@ -119,6 +207,11 @@ class Home:
     @property
     def status_file(self) -> Path:
         return self.root / "status.json"
+
+    @property
+    def lock_file(self) -> Path:
+        """Held (flock) by the logger running on this folder; holds its PID (FolderLock)."""
+        return self.root / "rtoc.lock"
 
     def ensure(self) -> bool:
         """Create the tree on first run; returns True if this was the first run."""

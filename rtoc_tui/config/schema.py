@@ -203,6 +203,25 @@ class BackupSection:
     resample: float = field(
         default=0.0, metadata=doc("If not 0, resample signals to this rate in Hz before storing")
     )
+    retentionDays: float = field(
+        default=0.0,
+        metadata=doc("Delete stored samples older than this many days; 0 keeps everything", ge=0),
+    )
+    retentionMB: float = field(
+        default=0.0,
+        metadata=doc(
+            "Keep the stored samples under this size (MB, ~17 bytes a sample), oldest deleted "
+            "first; 0 means no limit",
+            ge=0,
+        ),
+    )
+    retentionSignals: dict[str, float] = field(
+        default_factory=dict,
+        metadata=doc(
+            'Days to keep per signal pattern, e.g. {"System.*": 7, "Lab.Temp": 365}; first '
+            "match wins, others use retentionDays"
+        ),
+    )
 
 
 @dataclass

@@ -6,6 +6,10 @@ capacity (recordLength), so a signal with ten samples does not hold 8 MB.
 Readers never see the live arrays: they get copies, reads after a cursor, or a decimated window.
 A cursor is the signal's `written` count (samples ever appended); it only grows, so a reader
 can tell how much it missed when the ring wrapped past its cursor.
+
+With storage on, `floor` is the cursor up to which the samples are persisted, and the ring never
+overwrites a sample at or after it: an append that would do so raises BufferFull and changes
+nothing (the writer waits for a flush, or refuses the data before acknowledging it).
 """
 
 from __future__ import annotations
@@ -20,6 +24,39 @@ import numpy as np
 from ..decimate import Segment, WindowStats, clip_segments, decimate_minmax, window_stats
 
 _MIN_ALLOC = 256
+
+
+class BufferFull(Exception):
+    """An append would overwrite samples that are not persisted yet (nothing was appended)."""
+
+    def __init__(self, name: str, need: int, room: int, capacity: int) -> None:
+        super().__init__(
+            f"{name}: {capacity - room} samples are waiting to be stored and the ring holds "
+            f"{capacity} (recordLength); {need} more do not fit until storage catches up"
+        )
+        self.name = name
+        self.need = need
+        self.room = room
+        self.capacity = capacity
+        self.failing: str | None = None  # why storage cannot write, when that is the reason
+
+    def advice(self) -> str:
+        """What a client should do about it, in words."""
+        if self.need > self.capacity:
+            return (
+                f"not stored: {self.need} samples for {self.name} in one request, but the ring "
+                f"holds {self.capacity} (recordLength); send at most that many per signal per "
+                "request"
+            )
+        if self.failing is not None:
+            return (
+                f"not stored: storage is failing ({self.failing}) and {self.name} holds "
+                f"{self.capacity} samples that are not stored yet; send the data again later"
+            )
+        return (
+            f"not stored: storage cannot keep up ({self}); nothing of this request was stored, "
+            "send it again later or more slowly"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +86,8 @@ class SignalBuffer:
         "written",
         "epoch",
         "replaced",
+        "cleared",
+        "floor",
         "replace_n",
         "updated",
         "lock",
@@ -70,8 +109,11 @@ class SignalBuffer:
         self._count = 0
         self.written = 0
         self.epoch = 0
-        self.replaced = 0  # cursor where the newest replace() began (storage drops older samples)
+        self.replaced = 0  # cursor where the newest replace() began (the curve in memory)
         self.replace_n = 0  # samples the newest replace() wrote
+        self.cleared = 0  # cursor where the newest clear() began (storage drops older samples)
+        # Persisted up to this cursor (set by storage); None: memory only, the ring may overwrite.
+        self.floor: int | None = None
         self.updated = 0.0  # wall clock of the last append (inactivity mark)
         self.lock = threading.Lock()
         # store listeners interested in this signal only (store.DataListener; see SignalStore.watch)
@@ -93,10 +135,29 @@ class SignalBuffer:
     def nbytes(self) -> int:
         return self._x.nbytes + self._y.nbytes
 
+    def room(self) -> int | None:
+        """How many samples fit before the ring would overwrite unpersisted ones (None: no limit)."""
+        floor = self.floor
+        if floor is None:
+            return None
+        return self._capacity - (self.written - floor)
+
+    def unflushed(self) -> int:
+        """Samples after the persisted cursor (0 without storage)."""
+        floor = self.floor
+        return 0 if floor is None else self.written - floor
+
+    def _full(self, need: int) -> BufferFull:
+        room = self.room()
+        return BufferFull(self.name, need, 0 if room is None else max(0, room), self._capacity)
+
     # -- writing ----------------------------------------------------------------------------
     def append_one(self, x: float, y: float) -> None:
-        """Append one sample; when full, the oldest sample is overwritten."""
+        """Append one sample; when full, the oldest (persisted) sample is overwritten."""
         with self.lock:
+            floor = self.floor
+            if floor is not None and self.written - floor >= self._capacity:
+                raise self._full(1)
             xa = self._x
             alloc = len(xa)
             n = self._count
@@ -129,6 +190,9 @@ class SignalBuffer:
         if len(y) != n_new:
             raise ValueError(f"x and y differ in length ({n_new} != {len(y)})")
         with self.lock:
+            floor = self.floor
+            if floor is not None and self.written - floor + n_new > self._capacity:
+                raise self._full(n_new)
             self._append_locked(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
             self.updated = time.time()
 
@@ -170,8 +234,13 @@ class SignalBuffer:
         return self.written - self.replaced - self.replace_n
 
     def replace(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Replace all samples (RTOC plot with hold='off')."""
+        """Replace the samples in memory (RTOC plot with hold='off'); storage keeps the old ones.
+
+        With storage on, the old samples must be persisted first (BufferFull otherwise)."""
         with self.lock:
+            floor = self.floor
+            if floor is not None and (self.written > floor or len(x) > self._capacity):
+                raise self._full(len(x))
             self._start = 0
             self._count = 0
             self.epoch += 1
@@ -182,11 +251,15 @@ class SignalBuffer:
             self.updated = time.time()
 
     def clear(self) -> None:
-        """Drop all samples; the cursor keeps counting so readers are not confused."""
+        """Drop all samples (storage drops the stored ones too); the cursor keeps counting so
+        readers are not confused."""
         with self.lock:
             self._start = 0
             self._count = 0
             self.epoch += 1
+            self.cleared = self.written
+            if self.floor is not None:
+                self.floor = self.written  # nothing left to protect: the user dropped it
             alloc = min(self._capacity, _MIN_ALLOC)
             self._x = np.empty(alloc)
             self._y = np.empty(alloc)
@@ -202,10 +275,15 @@ class SignalBuffer:
             return k
 
     def resize(self, capacity: int) -> None:
-        """Change the capacity at runtime, keeping the newest samples."""
+        """Change the capacity at runtime, keeping the newest samples.
+
+        With storage on, shrinking below the unpersisted samples raises BufferFull (flush first)."""
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         with self.lock:
+            floor = self.floor
+            if floor is not None and self.written - floor > capacity:
+                raise BufferFull(self.name, self.written - floor, 0, capacity)
             x, y = self._copy_locked()
             keep = min(len(x), capacity)
             self._capacity = capacity

@@ -18,6 +18,7 @@ import logging
 import re
 import sys
 import threading
+import time
 import types
 import weakref
 from collections.abc import Mapping
@@ -30,6 +31,9 @@ from . import compat
 from .plugin import LoggerPlugin, construction_context
 
 log = logging.getLogger(__name__)
+
+
+WATCHDOG_INTERVAL_S = 1.0  # how often running drivers are checked for a hung timer call
 
 
 class DeviceError(RuntimeError):
@@ -84,7 +88,7 @@ class DeviceStatus:
 
     name: str
     source: str
-    state: str  # "stopped" | "running" | "error"
+    state: str  # "stopped" | "running" | "stuck" (timer call hangs, see reason) | "error"
     reason: str
     devicename: str
     samplerate: float | None
@@ -410,7 +414,10 @@ class DeviceManager:
         self._specs: dict[str, DriverSpec] = {}
         self._running: dict[str, LoggerPlugin] = {}
         self._errors: dict[str, str] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the dicts above; never held while driver code runs
+        self._starting: dict[str, threading.Lock] = {}  # one start at a time per driver
+        self._watchdog: threading.Thread | None = None
+        self._stuck: dict[str, float] = {}  # drivers reported stuck, and since when
         self.refresh()
 
     def refresh(self) -> None:
@@ -438,14 +445,22 @@ class DeviceManager:
         return dict(self._running)
 
     def start(self, name: str) -> LoggerPlugin:
-        """Load and construct a driver (its __init__ usually starts its timer)."""
+        """Load and construct a driver (its __init__ usually starts its timer).
+
+        Only this driver's start lock is held while its code runs: a constructor that blocks
+        delays neither other drivers' starts nor anything else the manager does."""
         with self._lock:
             if name in self._running:
                 return self._running[name]
-            spec = self._specs.get(name)
-            if spec is None:
-                self.refresh()
+            lock = self._starting.setdefault(name, threading.Lock())
+        with lock:
+            with self._lock:
+                if name in self._running:  # started by another thread meanwhile
+                    return self._running[name]
                 spec = self._specs.get(name)
+                if spec is None:
+                    self.refresh()
+                    spec = self._specs.get(name)
             if spec is None:
                 raise DeviceError(f"no driver named {name!r} (known: {', '.join(self.names())})")
             install_thread_hook()
@@ -473,8 +488,10 @@ class DeviceManager:
             else:
                 plugin._module_prefix = type(plugin).__module__
             _live.add(plugin)
-            self._errors.pop(name, None)
-            self._running[name] = plugin
+            with self._lock:
+                self._errors.pop(name, None)
+                self._running[name] = plugin
+            self._watch()
             log.info("device %s started", name)
             return plugin
 
@@ -505,15 +522,69 @@ class DeviceManager:
             self.stop(name)
 
     def autorun(self, names: list[str]) -> list[str]:
-        """Start the listed drivers; failures are reported and skipped. Returns those started."""
-        started = []
-        for name in names:
+        """Start the listed drivers, each in a thread of its own (a slow constructor delays no
+        other); failures are reported and skipped. Returns those started, in list order."""
+        ok: dict[str, bool] = {}
+
+        def one(name: str) -> None:
             try:
                 self.start(name)
-                started.append(name)
+                ok[name] = True
             except DeviceError:
                 pass  # already logged and recorded as an event
-        return started
+
+        threads = [
+            threading.Thread(target=one, args=(n,), name=f"rtoc-start-{n}", daemon=True)
+            for n in dict.fromkeys(names)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return [n for n in dict.fromkeys(names) if ok.get(n)]
+
+    # -- watchdog -------------------------------------------------------------------------------
+    def _watch(self) -> None:
+        """Start the watchdog thread with the first driver."""
+        with self._lock:
+            if self._watchdog is not None:
+                return
+            self._watchdog = threading.Thread(
+                target=self._watch_loop, name="rtoc-device-watchdog", daemon=True
+            )
+        self._watchdog.start()
+
+    def _watch_loop(self) -> None:
+        while True:
+            time.sleep(WATCHDOG_INTERVAL_S)
+            try:
+                self.check_stuck()
+            except Exception:  # the watchdog must outlive any surprise
+                log.exception("device watchdog failed")
+
+    def check_stuck(self) -> list[str]:
+        """Report drivers whose timer call hangs (once per episode); returns the stuck ones."""
+        stuck = []
+        for name, plugin in self.running().items():
+            since = plugin._stuck_since()
+            if since is None:
+                if self._stuck.pop(name, None) is not None:
+                    log.info("device %s answers again", name)
+                continue
+            stuck.append(name)
+            if name in self._stuck:
+                continue
+            self._stuck[name] = since
+            when = time.strftime("%H:%M:%S", time.localtime(since))
+            log.error("device %s is stuck: its timer call has been blocked since %s", name, when)
+            self._host.events.add(
+                f"{name} is stuck: its timer call has been blocked since {when}",
+                dname=name,
+                sname="error",
+                priority=2,
+                id="deviceStuck",
+            )
+        return stuck
 
     def status(self) -> list[DeviceStatus]:
         out = []

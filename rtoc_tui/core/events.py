@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .admission import MAX_NAME, safe_text, safe_value
+
 log = logging.getLogger(__name__)
 
 PRIORITY_NAMES = {0: "info", 1: "warning", 2: "error"}
@@ -96,6 +98,10 @@ class EventLog:
         notify: bool = True,
     ) -> Event:
         """Record an event and notify listeners (in the caller's thread) unless notify is False.
+
+
+        Texts and the value are made storable (admission.safe_text/safe_value): what clients
+        send is checked strictly before it gets here; this keeps internal texts safe.
         LimitError (core.store) for an event larger than max_event_bytes."""
         if self.max_event_bytes:
             self._check_size(text, value)
@@ -109,12 +115,12 @@ class EventLog:
             ev = Event(
                 seq=self._seq,
                 x=float(time.time() if x is None else x),
-                text=str(text),
-                dname=str(dname or ""),
-                sname=str(sname or ""),
+                text=safe_text(text),
+                dname=safe_text(dname or "", MAX_NAME),
+                sname=safe_text(sname or "", MAX_NAME),
                 priority=prio,
-                id=str(id or ""),
-                value=value,
+                id=safe_text(id or "", MAX_NAME),
+                value=safe_value(value),
             )
             self._events.append(ev)
         for fn in self._listeners if notify else ():

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .store import SignalStore
+from .store import Append, SignalStore
 
 
 def _as_list(v: Any) -> list[Any]:
@@ -34,30 +34,43 @@ def stream(
     x: Any = None,
     slist: Any = None,
     sdict: Any = None,
+    wait: float | None = None,
 ) -> int:
-    """Store samples given in any of RTOC's stream() forms; returns the number stored."""
+    """Store samples given in any of RTOC's stream() forms; returns the number stored.
+
+    All or nothing: BufferFull (nothing stored) when storage cannot make room within wait."""
+    return store.apply(plan(dname, y, snames, unit, x, slist, sdict), wait)
+
+
+def plan(
+    dname: str,
+    y: Any = None,
+    snames: Any = None,
+    unit: Any = None,
+    x: Any = None,
+    slist: Any = None,
+    sdict: Any = None,
+) -> list[Append]:
+    """The appends one stream() call asks for, checked (TypeError/ValueError) and not applied."""
     now = time.time()
+    out: list[Append] = []
     if sdict is not None:
         if not isinstance(sdict, dict):
             raise TypeError("sdict must be {dname: {sname: [y, unit]}}")
-        n = 0
         for dev, sigs in sdict.items():
             if not isinstance(sigs, dict):
                 raise TypeError(f"sdict[{dev!r}] must be a dict {{sname: [y, unit]}}")
             for sname, pair in sigs.items():
                 if not isinstance(pair, (list, tuple)) or len(pair) != 2:
                     raise ValueError(f"signal {dev}.{sname} is not in the form [y, unit]")
-                store.append_one(str(dev), str(sname), now, float(pair[0]), str(pair[1]))
-                n += 1
-        return n
+                out.append((str(dev), str(sname), now, float(pair[0]), str(pair[1])))
+        return out
     if slist is not None:
-        n = 0
         for item in slist:
             if not isinstance(item, (list, tuple)) or len(item) != 3:
                 raise ValueError(f"slist entries must be [y, sname, unit], got {item!r}")
-            store.append_one(dname, str(item[1]), now, float(item[0]), str(item[2]))
-            n += 1
-        return n
+            out.append((dname, str(item[1]), now, float(item[0]), str(item[2])))
+        return out
     ys = _as_list(y)
     names = _as_list(snames)
     if not names:
@@ -66,7 +79,6 @@ def stream(
         raise ValueError(f"{len(ys)} values but only {len(names)} signal names")
     units = _as_list(unit)
     xs = _as_list(x)
-    n = 0
     for i, yv in enumerate(ys):
         u = (
             units[i]
@@ -85,9 +97,7 @@ def stream(
                     raise ValueError(
                         f"signal {names[i]}: {len(ya)} y values but {len(xa)} x values"
                     )
-            store.append(dname, str(names[i]), xa, ya, u)
-            n += len(ya)
+            out.append((dname, str(names[i]), xa, ya.reshape(-1), u))
         else:
-            store.append_one(dname, str(names[i]), now if xv is None else float(xv), float(yv), u)
-            n += 1
-    return n
+            out.append((dname, str(names[i]), now if xv is None else float(xv), float(yv), u))
+    return out

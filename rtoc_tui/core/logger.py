@@ -5,10 +5,13 @@ storage, automation), with one start/stop lifecycle. Never imports Textual.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -37,6 +40,11 @@ log = logging.getLogger("rtoc.logger")
 # the kill -9 guarantee (stored within two flush intervals) failed. 1 ms fixes that; the ingest
 # rate is unchanged (bench/bench_core.py, bench/bench_storage.py).
 GIL_SWITCH_INTERVAL_S = 0.001
+# Shutdown: drivers get this long to stop (all at once); a hung one is abandoned (its thread is
+# a daemon) so the final flush still runs, with its own budget (StorageService.stop).
+DRIVER_STOP_BUDGET_S = 3.0
+# Worker threads per pool (Logger.run_in): device calls may hang, so they get more.
+POOL_SIZES = {"device": 16, "storage": 4}
 
 
 TelegramSink = Callable[[str, Any, bool, str], None]
@@ -94,6 +102,9 @@ class Logger:
         self.clients = 0  # set by the TCP server
         # Service slots, filled by rtoc_tui.runtime.build_logger as the config asks; None when
         # that part is off (or, in tests, not built).
+        # Blocking work leaves the loop on pools of its own: eight hung device calls must not
+        # make a storage query wait (they used to share asyncio's default executor).
+        self._pools: dict[str, ThreadPoolExecutor] = {}
         self.storage: StorageService | None = None
         self.automation: Automation | None = None
         self.tcp_server: TcpServer | None = None
@@ -122,8 +133,11 @@ class Logger:
         x: Any = None,
         slist: Any = None,
         sdict: Any = None,
+        wait: float | None = None,
     ) -> int:
-        return ingest.stream(self.store, dname, y, snames, unit, x, slist, sdict)
+        """Store samples (RTOC's stream() forms); BufferFull (nothing stored) when storage
+        cannot make room within wait seconds (default: the store's block_s)."""
+        return ingest.stream(self.store, dname, y, snames, unit, x, slist, sdict, wait)
 
     def plot(
         self,
@@ -133,8 +147,9 @@ class Logger:
         dname: str = "noDevice",
         unit: str = "",
         hold: str = "off",
+        wait: float | None = None,
     ) -> None:
-        self.store.plot(x, y, sname, dname, unit, hold=hold)
+        self.store.plot(x, y, sname, dname, unit, hold=hold, wait=wait)
 
     def event(
         self,
@@ -149,6 +164,17 @@ class Logger:
         return self.events.add(
             text, dname=dname, sname=sname, priority=priority, id=id, value=value, x=x
         )
+
+    # -- thread pools -----------------------------------------------------------------------------
+    async def run_in(self, pool: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args) on the named pool: "device" (driver code) or "storage" (reads, exports)."""
+        ex = self._pools.get(pool)
+        if ex is None:
+            ex = self._pools.setdefault(
+                pool,
+                ThreadPoolExecutor(POOL_SIZES.get(pool, 4), thread_name_prefix=f"rtoc-{pool}"),
+            )
+        return await asyncio.get_running_loop().run_in_executor(ex, functools.partial(fn, *args))
 
     # -- lifecycle ------------------------------------------------------------------------------
     def add_service(self, service: Service) -> None:
@@ -175,14 +201,71 @@ class Logger:
                 started = await asyncio.to_thread(self.devices.autorun, names)
                 log.info("autorun: started %s", ", ".join(started) or "nothing")
 
-    async def stop(self) -> None:
-        """Stop drivers first (no new data), then services in reverse order (flushing)."""
-        await asyncio.to_thread(self.devices.stop_all)
+    async def stop(self, drivers_budget_s: float = DRIVER_STOP_BUDGET_S) -> list[str]:
+        """Stop taking data, then flush: services that accept data from outside (`ingress`, the
+        TCP server) first, so nothing is acknowledged after this point; then the drivers, all
+        at once, abandoning those still hung after drivers_budget_s; then the other services in
+        reverse start order (storage's final flush last, with its own budget).
+        Returns the names of abandoned drivers."""
+        ingress = [s for s in self.services if getattr(s, "ingress", False)]
+        for svc in reversed(ingress):
+            await self._stop_service(svc)
+        abandoned = await self._stop_drivers(drivers_budget_s)
         for svc in reversed(self.services):
+            if svc not in ingress:
+                await self._stop_service(svc)
+        pools, self._pools = self._pools, {}
+        for ex in pools.values():  # a hung device call must not hold up the exit
+            ex.shutdown(wait=False, cancel_futures=True)
+        return abandoned
+
+    async def _stop_service(self, svc: Service) -> None:
+        try:
+            await svc.stop()
+        except Exception:
+            log.exception("service %s failed while stopping", svc.name)
+
+    async def _stop_drivers(self, budget_s: float) -> list[str]:
+        """Stop every running driver in a daemon thread of its own; wait at most budget_s."""
+        loop = asyncio.get_running_loop()
+        waits: dict[str, asyncio.Future[None]] = {}
+
+        def settle(fut: asyncio.Future[None]) -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        def stop_one(name: str, fut: asyncio.Future[None]) -> None:
             try:
-                await svc.stop()
-            except Exception:
-                log.exception("service %s failed while stopping", svc.name)
+                self.devices.stop(name)
+            finally:
+                try:
+                    loop.call_soon_threadsafe(settle, fut)
+                except RuntimeError:  # the loop is gone: we were abandoned long ago
+                    pass
+
+        for name in list(self.devices.running()):
+            fut = waits[name] = loop.create_future()
+            threading.Thread(
+                target=stop_one, args=(name, fut), name=f"rtoc-stop-{name}", daemon=True
+            ).start()
+        if not waits:
+            return []
+        await asyncio.wait(list(waits.values()), timeout=budget_s)
+        hung = [name for name, fut in waits.items() if not fut.done()]
+        for name in hung:
+            log.error(
+                "device %s did not stop within %.0f s; abandoning it so the final flush can run",
+                name,
+                budget_s,
+            )
+            self.event(
+                f"{name} did not stop within {budget_s:.0f} s and was abandoned at shutdown",
+                dname=name,
+                sname="error",
+                priority=2,
+                id="deviceAbandoned",
+            )
+        return hung
 
     # -- status ---------------------------------------------------------------------------------
     def samples_per_s(self) -> float:

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 from ..config.schema import declare_secret_name
 from . import ingest
+from .buffer import BufferFull
 from .settings import Setting, validate_settings
 
 log = logging.getLogger("rtoc.plugin")
@@ -33,6 +34,8 @@ log = logging.getLogger("rtoc.plugin")
 _construction = threading.local()  # set by the DeviceManager while it builds a plugin
 
 BACKOFF_MAX_S = 30.0
+# A timer call running longer than this (or 10 periods) marks its driver `stuck` (watchdog).
+STUCK_MIN_S = 10.0
 
 
 def construction_context(host: Any, name: str, settings: Mapping[str, Any] | None) -> Any:
@@ -88,6 +91,8 @@ class LoggerPlugin:
         self._tcp_password: str | None = None
         self._tcp_threaded = True
         self._state_lock = threading.Lock()
+        # storage could not keep up (the signal): reported once, then refused without waiting
+        self._storage_overflow: str | None = None
         given = getattr(_construction, "settings", None)
         self.settings: dict[str, Any] = validate_settings(self._registry_name, self.SETTINGS, given)
         self.rtoc: types.ModuleType | None  # RTOC's script library, `self.rtoc.resample(...)`
@@ -145,14 +150,51 @@ class LoggerPlugin:
                 x = time.time()
             elif type(x) is not float and type(x) is not int:
                 x = x[0]
-            host.store.append_one(dname, snames, x, y, unit)
-            return True
-        try:
-            ingest.stream(host.store, dname, y, snames, unit, x, slist, sdict)
-        except (TypeError, ValueError) as exc:
-            log.error("STREAM_ERROR from %s: %s", self._devicename, exc)
-            return False
+            try:
+                # after an overflow was reported, refuse at once instead of blocking each call
+                host.store.append_one(
+                    dname, snames, x, y, unit, 0.0 if self._storage_overflow else None
+                )
+            except BufferFull as exc:
+                return self._overflowed(exc)
+        else:
+            try:
+                wait = 0.0 if self._storage_overflow else None
+                ingest.stream(host.store, dname, y, snames, unit, x, slist, sdict, wait)
+            except BufferFull as exc:
+                return self._overflowed(exc)
+            except (TypeError, ValueError) as exc:
+                log.error("STREAM_ERROR from %s: %s", self._devicename, exc)
+                return False
+        if self._storage_overflow is not None:
+            self._overflow_ended()
         return True
+
+    def _overflowed(self, exc: BufferFull) -> bool:
+        """Storage did not make room within the store's block_s: these samples are refused
+        (never stored samples dropped). Reported once per episode, as an event and in the log."""
+        if self._storage_overflow is None:
+            self._storage_overflow = exc.name
+            text = (
+                f"{self._devicename}: storage cannot keep up, new samples are refused until it "
+                f"does ({exc})"
+            )
+            log.error("STREAM_OVERFLOW %s", text)
+            host = self._host
+            if host is not None:
+                host.events.add(
+                    text,
+                    dname="RTOC",
+                    sname="storage",
+                    priority=2,
+                    id="storageOverflow",
+                    value=exc.name,
+                )
+        return False
+
+    def _overflow_ended(self) -> None:
+        log.warning("%s: storage caught up, samples are stored again", self._devicename)
+        self._storage_overflow = None
 
     def plot(
         self,
@@ -178,7 +220,11 @@ class LoggerPlugin:
         if autoResize and len(x) > host.store.record_length:
             host.store.resize(len(x))
         try:
-            host.store.plot(x, y, sname, dname, unit, hold=hold)
+            host.store.plot(
+                x, y, sname, dname, unit, hold=hold, wait=0.0 if self._storage_overflow else None
+            )
+        except BufferFull as exc:
+            return self._overflowed(exc)
         except (TypeError, ValueError) as exc:
             log.error("PLOT_ERROR from %s: %s", self._devicename, exc)
             return False
@@ -289,14 +335,30 @@ class LoggerPlugin:
     # -- state and failure isolation --------------------------------------------------------
     @property
     def _state(self) -> tuple[str, str]:
-        """('running' | 'stopped' | 'error', reason)."""
+        """('running' | 'stuck' | 'stopped' | 'error', reason)."""
         if self._last_error is not None:
             return "error", self._last_error
+        stuck = self._stuck_since()
+        if stuck is not None:
+            return "stuck", (
+                f"timer blocked since {time.strftime('%H:%M:%S', time.localtime(stuck))} "
+                f"({time.time() - stuck:.0f} s): the device does not answer"
+            )
         if self._timer is not None and self._timer.running:
             return "running", ""
         if self.run:
             return "running", ""
         return "stopped", ""
+
+    def _stuck_since(self) -> float | None:
+        """Wall time when the current timer call began, if it has run far longer than its
+        period (STUCK_MIN_S, or 10 periods for slow samplerates); None when it is healthy."""
+        timer = self._timer
+        since = None if timer is None else timer.tick_since
+        if since is None:
+            return None
+        limit = max(STUCK_MIN_S, 10.0 / max(self._samplerate, 1e-9))
+        return since if time.time() - since > limit else None
 
     def _report_failure(self, exc: BaseException, where: str = "") -> float:
         """Record a failed poll; returns the back-off delay before the next try in s."""
@@ -561,6 +623,7 @@ class _PerpetualTimer:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self.tick_since: float | None = None  # wall time the running call began (watchdog)
 
     @property
     def running(self) -> bool:
@@ -596,14 +659,17 @@ class _PerpetualTimer:
         plugin = self._plugin
         next_t = time.monotonic()
         while not stop.is_set():
+            self.tick_since = time.time()
             try:
                 self._fn()
             except BaseException as exc:  # SystemExit too: the plugin's failure, not ours
+                self.tick_since = None
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 delay = plugin._report_failure(exc)
                 next_t = time.monotonic() + delay
             else:
+                self.tick_since = None
                 if plugin._last_error is not None:
                     plugin._report_ok()
                 period = 1.0 / plugin._samplerate

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import inspect
 import math
 import secrets
@@ -27,10 +28,12 @@ from .. import wire
 from ..api import ClientError
 from ..client import local as L
 from ..config.schema import SECRET_MASK, ConfigError, is_secret, is_secret_name
+from ..core.buffer import BufferFull
 from ..core.logger import Logger
+from ..core.store import retry_full
 from ..decimate import grid_points
 from .auth import HOW_TO
-from .rtoc_keys import RequestContext, jsonable
+from .rtoc_keys import ADMIT_WAIT_S, RequestContext, jsonable
 
 PROTOCOL_VERSION = 1
 MAX_READ_SAMPLES = 2_000_000  # per signal and read_since call; the client asks again for more
@@ -425,7 +428,21 @@ class ExtensionOps:
             raise OpError(f"x and y must be base64 float64 arrays: {exc}") from None
         if len(xa) != len(ya):
             raise OpError(f"x and y differ in length ({len(xa)} != {len(ya)})")
-        self.logger.store.append(dname, sname, xa, ya, None if unit is None else str(unit))
+        store = self.logger.store
+        u = None if unit is None else str(unit)
+        cap = store.record_length
+        done = 0
+        try:
+            # in ring-sized pieces, each waiting for storage to make room (back-pressure)
+            for i in range(0, len(xa), cap):
+                piece = functools.partial(
+                    store.append, dname, sname, xa[i : i + cap], ya[i : i + cap], u, 0.0
+                )
+                await retry_full(store, piece, ADMIT_WAIT_S)
+                done += min(cap, len(xa) - i)
+        except BufferFull as exc:
+            stored = f"the first {done} samples were stored, " if done else ""
+            raise OpError(f"{stored}{exc.advice()}") from None
         return len(xa)
 
     # -- bulk import (staged, committed as one piece) -------------------------------------------

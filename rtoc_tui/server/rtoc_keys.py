@@ -10,7 +10,6 @@ docs/protocol.md. Our own operations live under the key `rtoc` (server/ops.py).
 from __future__ import annotations
 
 import ast
-import asyncio
 import hashlib
 import logging
 import re
@@ -25,9 +24,18 @@ import numpy as np
 from .. import wire
 from ..config.schema import SECRET_MASK, is_secret_name
 from ..core import introspect
+from ..core.admission import (
+    MAX_NAME,
+    MAX_TEXT,
+    InvalidInput,
+    check_name,
+    check_text,
+    check_value,
+)
+from ..core.buffer import BufferFull
 from ..core.devices import DeviceError
 from ..core.logger import Logger
-from ..core.store import HOLD_MODES
+from ..core.store import HOLD_MODES, retry_full
 
 log = logging.getLogger("rtoc.server")
 
@@ -55,6 +63,9 @@ _SENT_HEAD = b'{"error":false,"sent":true,'
 _NUMBER = (float, int)  # exact types: bool is not a number here
 _CALL_RE = re.compile(r"\s*([A-Za-z_]\w*)\s*\((.*)\)\s*", re.S)
 MAX_CALL_TEXT = 10_000
+# How long a data request waits for storage to make room in the ring before it is refused with
+# an error reply (never acknowledged and then dropped). Its connection waits meanwhile.
+ADMIT_WAIT_S = 10.0
 
 
 class RequestError(Exception):
@@ -155,7 +166,7 @@ class RequestHandler:
             first = coro.send(None)
         except StopIteration as done:
             return self._encode(done.value, msg, raw)
-        except RequestError as exc:
+        except (RequestError, InvalidInput) as exc:
             return error_reply(str(exc))
         # It waited after all (a helper became asynchronous): finish it as a task.
         return self._finish_later(_Resume(coro, first), msg, raw)
@@ -163,16 +174,42 @@ class RequestHandler:
     async def _finish_later(self, rest: _Resume, msg: dict[str, Any], raw: bytes | None) -> bytes:
         try:
             ans = await rest
-        except RequestError as exc:
+        except (RequestError, InvalidInput) as exc:
             return error_reply(str(exc))
         return self._encode(ans, msg, raw)
 
-    def handle_data(self, msg: dict[str, Any], raw: bytes | None) -> bytes:
-        """The hot path, a request with data keys only: the reply is fixed plus the echo."""
+    def handle_data(
+        self, msg: dict[str, Any], raw: bytes | None
+    ) -> bytes | Coroutine[Any, Any, bytes]:
+        """The hot path, a request with data keys only: the reply is fixed plus the echo, or a
+        coroutine that waits for storage to make room first (back-pressure)."""
         try:
             self.ingest(msg)
+        except (RequestError, InvalidInput) as exc:
+            return error_reply(str(exc))
+        except BufferFull as exc:
+            return self._data_later(msg, raw, exc)
+        return self._sent_reply(msg, raw)
+
+    async def _data_later(self, msg: dict[str, Any], raw: bytes | None, full: BufferFull) -> bytes:
+        try:
+            await self.ingest_waiting(msg, full)
         except RequestError as exc:
             return error_reply(str(exc))
+        return self._sent_reply(msg, raw)
+
+    async def ingest_waiting(self, msg: dict[str, Any], full: BufferFull) -> None:
+        """Retry an ingest that found no room until storage made some (RequestError with what
+        to do if not within ADMIT_WAIT_S). Ingest is all or nothing: a retry never stores a
+        sample twice."""
+        if full.need > full.capacity:
+            raise RequestError(full.advice())
+        try:
+            await retry_full(self.logger.store, lambda: self.ingest(msg), ADMIT_WAIT_S)
+        except BufferFull as exc:
+            raise RequestError(exc.advice()) from None
+
+    def _sent_reply(self, msg: dict[str, Any], raw: bytes | None) -> bytes:
         if raw is not None:
             body = raw.lstrip()
             if body[:1] == b"{":  # data keys never collide with answer keys: echo the text
@@ -184,7 +221,7 @@ class RequestHandler:
     ) -> bytes:
         try:
             ans = await self.answer(msg, ctx)
-        except RequestError as exc:
+        except (RequestError, InvalidInput) as exc:
             return error_reply(str(exc))
         return self._encode(ans, msg, raw)
 
@@ -206,11 +243,14 @@ class RequestHandler:
         ext = msg.get("rtoc")
         return isinstance(ext, dict) and self.ops.needs_wait(ext)
 
-    async def blocking(self, ctx: RequestContext, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run fn in a worker thread (or right here for inline requests)."""
+    async def blocking(
+        self, ctx: RequestContext, pool: str, fn: Callable[..., Any], *args: Any
+    ) -> Any:
+        """Run fn on the logger's "device" or "storage" pool (or right here for inline
+        requests)."""
         if ctx.inline:
             return fn(*args)
-        return await asyncio.to_thread(fn, *args)
+        return await self.logger.run_in(pool, fn, *args)
 
     @property
     def storage(self) -> Any:
@@ -220,12 +260,15 @@ class RequestHandler:
         """RTOC's answer dict for one request, key by key in RTOC's order."""
         ans: dict[str, Any] = {"error": False}
         if "y" in msg:
-            self.ingest(msg)
+            try:
+                self.ingest(msg)
+            except BufferFull as exc:
+                await self.ingest_waiting(msg, exc)
             ans["sent"] = True
         if "getSignalList" in msg:
             ans["signalList"] = self.signal_list()
         if "getPluginList" in msg:
-            ans["pluginList"] = await self.blocking(ctx, self.plugin_list)
+            ans["pluginList"] = await self.blocking(ctx, "device", self.plugin_list)
         if "event" in msg:
             self.add_event(msg["event"])
         if "getEventList" in msg:
@@ -237,9 +280,9 @@ class RequestHandler:
         if "getLatest" in msg:
             ans["latest"] = self.latest(msg["getLatest"])
         if "getSession" in msg:
-            ans["session"] = await self.blocking(ctx, self.session)
+            ans["session"] = await self.blocking(ctx, "storage", self.session)
         if "plugin" in msg:
-            ans["plugin"] = await self.blocking(ctx, self.plugins, msg["plugin"])
+            ans["plugin"] = await self.blocking(ctx, "device", self.plugins, msg["plugin"])
         if "logger" in msg:
             ans["logger"] = await self.logger_calls(msg["logger"], ctx)
         if "rtoc" in msg:
@@ -262,6 +305,8 @@ class RequestHandler:
             self._plot(dname, x, y, sname, unit, msg.get("hold", "off"))
             return
         if isinstance(y, str):  # RTOC: a text y is an event
+            check_text("event text (y)", y, MAX_TEXT)
+            check_name("dname", dname)
             self.logger.event(y, sname="noName", dname=dname)
             return
         if isinstance(y, (int, float)):
@@ -288,11 +333,13 @@ class RequestHandler:
         store = self.logger.store
         if x is None and all(type(v) is float or type(v) is int for v in y):
             now = time.time()
-            for v, s, u in zip(y, names, units, strict=True):
-                store.append_one(dname, s, now, float(v), u)
+            store.apply(
+                [(dname, s, now, float(v), u) for v, s, u in zip(y, names, units, strict=True)],
+                0.0,
+            )
             return
         try:
-            self.logger.stream(y, names, dname=dname, unit=units, x=x)
+            self.logger.stream(y, names, dname=dname, unit=units, x=x, wait=0.0)
         except (TypeError, ValueError) as exc:
             raise RequestError(f"cannot store the data: {exc}") from None
 
@@ -337,11 +384,13 @@ class RequestHandler:
                 for i, s in enumerate(sname):
                     lists.setdefault(s, []).append(i)
                 groups = {s: np.asarray(ii) for s, ii in lists.items()}
-            for s, ii in groups.items():
-                last = int(ii[-1])
-                self.logger.store.append(
-                    dname, s, xa[ii], ya[ii], "" if unit is None else unit[last]
-                )
+            self.logger.store.apply(
+                [
+                    (dname, s, xa[ii], ya[ii], "" if unit is None else unit[int(ii[-1])])
+                    for s, ii in groups.items()
+                ],
+                0.0,
+            )
             return True
         for i in range(n):
             if (
@@ -351,15 +400,19 @@ class RequestHandler:
                 or (unit is not None and type(unit[i]) is not str)
             ):
                 return False
-        append = self.logger.store.append_one
-        for i in range(n):
-            append(
-                dname,
-                sname[i],
-                now if x is None else float(x[i]),
-                float(y[i]),
-                "" if unit is None else unit[i],
-            )
+        self.logger.store.apply(
+            [
+                (
+                    dname,
+                    sname[i],
+                    now if x is None else float(x[i]),
+                    float(y[i]),
+                    "" if unit is None else unit[i],
+                )
+                for i in range(n)
+            ],
+            0.0,
+        )
         return True
 
     def _plot(self, dname: str, x: Any, y: Any, sname: Any, unit: Any, hold: Any) -> None:
@@ -379,7 +432,7 @@ class RequestHandler:
         xa = np.arange(len(ya), dtype=float) if x is None else _float_array(x, "x")
         if len(xa) != len(ya):
             raise RequestError(f"x and y differ in length ({len(xa)} != {len(ya)})")
-        self.logger.plot(xa, ya, sname=sname, dname=dname, unit=unit, hold=hold)
+        self.logger.plot(xa, ya, sname=sname, dname=dname, unit=unit, hold=hold, wait=0.0)
 
     def add_event(self, ev: Any) -> None:
         """`event`: RTOC's addNewEvent(text, sname, dname, x, priority, id, value) as a list,
@@ -397,9 +450,14 @@ class RequestHandler:
         given_sname, given_dname = ev.get("sname"), ev.get("dname")
         sname = given_sname if isinstance(given_sname, str) else "noName"
         dname = given_dname if isinstance(given_dname, str) else "noDevice"
+        check_text("event text", text, MAX_TEXT)
+        check_name("event sname", sname, MAX_NAME)
+        check_name("event dname", dname, MAX_NAME)
+        check_value(ev.get("value"))
         ev_id = ev.get("id")
         if ev_id is None:  # RTOC derives an id from the names and text
             ev_id = hashlib.sha1((sname + dname + text).encode()).hexdigest()
+        check_name("event id", str(ev_id), MAX_NAME)
         x = ev.get("x")
         if x is not None and not isinstance(x, (int, float)):
             raise RequestError("event x must be a number")
@@ -485,7 +543,7 @@ class RequestHandler:
             name = f"{dname}.{sname}"
             b = store.get(name)
             if req.get("database", True) and self.storage is not None:
-                x, y = await self.blocking(ctx, self.stored_window, name, xmin, xmax, n)
+                x, y = await self.blocking(ctx, "storage", self.stored_window, name, xmin, xmax, n)
             elif b is not None:
                 x, y = b.window(xmin, xmax, n)
             else:
@@ -652,7 +710,12 @@ class RequestHandler:
                     if value < 1:
                         out[call] = False
                     else:
-                        store.resize(value)
+                        try:  # samples the smaller ring drops are stored first
+                            await store.resize_waiting(value, ADMIT_WAIT_S)
+                        except BufferFull as exc:
+                            log.warning("resize to %d refused: %s", value, exc)
+                            out[call] = False
+                            continue
                         self.logger.config.global_.recordLength = value
                         out[call] = True
             elif call == "export":

@@ -66,6 +66,7 @@ class TcpServer:
     """A Service: RTOC's TCP server for one logger (start/stop with the logger)."""
 
     name = "tcp"
+    ingress = True  # stopped first at shutdown: nothing is acknowledged after the stop begins
 
     def __init__(
         self,

@@ -93,6 +93,9 @@ def attach_storage(logger: Logger, engine: StorageEngine | None = None) -> Stora
         load_on_open=b.loadOnOpen,
         flush_on_close=b.autoOnClose,
     )
+    svc.retention.days = b.retentionDays
+    svc.retention.max_mb = b.retentionMB
+    svc.retention.per_signal = dict(b.retentionSignals)
     logger.add_service(svc)
     logger.storage = svc
     return svc

@@ -27,7 +27,15 @@ log = logging.getLogger("rtoc.storage")
 
 
 class StorageError(RuntimeError):
-    """The store cannot be written or read right now; the message says why in plain words."""
+    """The store cannot be written or read right now; the message says why in plain words.
+
+    data=True: the store works but refused this data (a poison row), so writing the rest
+    without it can succeed."""
+
+    def __init__(self, message: str, *, data: bool = False, corrupt: bool = False) -> None:
+        super().__init__(message)
+        self.data = data
+        self.corrupt = corrupt  # the store's file is damaged: it must be moved aside
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +57,8 @@ class StoredSignal:
 
 @dataclass(slots=True)
 class SignalWrite:
-    """New samples of one signal; replace=True drops what is stored for it first (plot hold off)."""
+    """New samples of one signal; replace=True drops what is stored for it first (the signal
+    was cleared)."""
 
     dname: str
     sname: str
@@ -65,6 +74,7 @@ class WriteBatch:
 
     signals: list[SignalWrite] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    deletes: list[tuple[str, str]] = field(default_factory=list)  # signals deleted, before writes
 
     @property
     def samples(self) -> int:
@@ -140,6 +150,26 @@ class StorageEngine:
     def _classify(self, exc: BaseException) -> str:
         return f"{type(exc).__name__}: {exc}"
 
+    def _is_data_error(self, exc: BaseException) -> bool:
+        """True if exc is about the data written (encoding, values), not about the store."""
+        return isinstance(exc, (UnicodeError, ValueError, TypeError, RecursionError, OverflowError))
+
+    def _is_corrupt(self, exc: BaseException) -> bool:
+        """True if exc says the store's file is damaged (only a file-based engine can say so)."""
+        return False
+
+    def _opened(self) -> None:
+        """Called after a successful open (a file engine notes the file's identity)."""
+
+    def moved(self) -> str | None:
+        """Why the store open now is no longer where it was opened (a deleted or replaced
+        file), or None. Checked before every flush."""
+        return None
+
+    def move_aside(self) -> str | None:
+        """Close and move a damaged store out of the way; where it went (None: cannot)."""
+        return None
+
     def size_bytes(self) -> int | None:
         return None
 
@@ -172,8 +202,9 @@ class StorageEngine:
                 raise
             except Exception as exc:
                 self._drop_quietly(locals().get("conn"))
-                raise StorageError(self._classify(exc)) from exc
+                raise StorageError(self._classify(exc), corrupt=self._is_corrupt(exc)) from exc
             self._w = conn
+            self._opened()
 
     def close(self) -> None:
         """Close both connections."""
@@ -200,7 +231,7 @@ class StorageEngine:
     # -- writing (flusher thread) ---------------------------------------------------------------
     def write(self, batch: WriteBatch) -> None:
         """Write a batch in one transaction (all or nothing)."""
-        if not batch.signals and not batch.events:
+        if not batch.signals and not batch.events and not batch.deletes:
             return
         with self._wlock:
             if self._w is None:
@@ -208,6 +239,9 @@ class StorageEngine:
             new_meta: dict[tuple[str, str], _SigMeta] = {}
             try:
                 with self._tx(self._w) as cur:
+                    for key in batch.deletes:
+                        self._sigs.pop(key, None)  # a cache miss only costs a SELECT
+                        self._delete_signal(cur, *key)
                     for sw in batch.signals:
                         key = (sw.dname, sw.sname)
                         meta = new_meta.get(key) or self._ensure_signal(
@@ -237,7 +271,11 @@ class StorageEngine:
                     if batch.events:
                         self._insert_events(cur, batch.events)
             except Exception as exc:
-                raise StorageError(self._classify(exc)) from exc
+                raise StorageError(
+                    self._classify(exc),
+                    data=self._is_data_error(exc),
+                    corrupt=self._is_corrupt(exc),
+                ) from exc
             self._sigs.update(
                 new_meta
             )  # only after the commit: ids of a rolled-back insert are void
@@ -271,6 +309,18 @@ class StorageEngine:
         cur.execute(self._q("DELETE FROM rtoc_blocks WHERE signal_id = ?"), (sig_id,))
         cur.execute(self._q("UPDATE rtoc_signals SET max_span = 0 WHERE id = ?"), (sig_id,))
 
+    def _delete_signal(self, cur: Any, dname: str, sname: str) -> None:
+        """Delete a signal with all its stored samples (its events stay: they are history)."""
+        cur.execute(
+            self._q("SELECT id FROM rtoc_signals WHERE logger_id = ? AND dname = ? AND sname = ?"),
+            (self.logger_id, dname, sname),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return
+        self._delete_signal_data(cur, int(row[0]))
+        cur.execute(self._q("DELETE FROM rtoc_signals WHERE id = ?"), (int(row[0]),))
+
     def _insert_events(self, cur: Any, events: list[Event]) -> None:
         cur.executemany(
             self._q(
@@ -290,6 +340,64 @@ class StorageEngine:
                 for e in events
             ],
         )
+
+    # -- retention (its own thread, a batch of blocks per transaction) -------------------------
+    def delete_blocks(
+        self,
+        sig_id: int | None,
+        before: float | None,
+        max_blocks: int,
+        max_samples: int | None = None,
+    ) -> tuple[int, float | None]:
+        """Delete up to max_blocks whole blocks, oldest first: of one signal ending before
+        `before`, or (sig_id None) of all this logger's signals; stop after the block that
+        reaches max_samples. Returns (samples deleted, the newest x deleted)."""
+        where = "b.signal_id = ?" if sig_id is not None else "s.logger_id = ?"
+        params: list[Any] = [sig_id if sig_id is not None else self.logger_id]
+        if before is not None:
+            where += " AND b.xhi < ?"
+            params.append(before)
+        with self._wlock:
+            if self._w is None:
+                raise StorageError("not open")
+            try:
+                with self._tx(self._w) as cur:
+                    cur.execute(
+                        self._q(
+                            "SELECT b.id, b.n, b.xhi FROM rtoc_blocks b JOIN rtoc_signals s ON "
+                            f"s.id = b.signal_id WHERE {where} ORDER BY b.xhi LIMIT ?"
+                        ),
+                        (*params, max_blocks),
+                    )
+                    rows = cur.fetchall()
+                    if max_samples is not None:
+                        total, keep = 0, 0
+                        for keep, r in enumerate(rows, 1):  # noqa: B007
+                            total += int(r[1])
+                            if total >= max_samples:
+                                break
+                        rows = rows[:keep]
+                    if not rows:
+                        return 0, None
+                    ids = [(int(r[0]),) for r in rows]
+                    cur.executemany(self._q("DELETE FROM rtoc_block_data WHERE id = ?"), ids)
+                    cur.executemany(self._q("DELETE FROM rtoc_blocks WHERE id = ?"), ids)
+            except Exception as exc:
+                raise StorageError(self._classify(exc)) from exc
+        return sum(int(r[1]) for r in rows), max(float(r[2]) for r in rows)
+
+    def stored_samples(self) -> int:
+        """Samples stored for this logger (what size-based retention counts)."""
+        rows = self._read(
+            "SELECT COALESCE(SUM(b.n), 0) FROM rtoc_blocks b JOIN rtoc_signals s ON "
+            "s.id = b.signal_id WHERE s.logger_id = ?",
+            (self.logger_id,),
+        )
+        return int(rows[0][0])
+
+    def folder(self) -> str | None:
+        """The local folder the store's files are in (disk-space checks), or None."""
+        return None
 
     def compact(self, dname: str, sname: str) -> int:
         """Merge runs of FANOUT adjacent small blocks of one level; returns blocks removed.

@@ -137,6 +137,9 @@ class PostgresEngine(StorageEngine):
             for i, b in zip(ids, blocks, strict=True):
                 cp.write_row((i, b.x, b.y))
 
+    def _is_data_error(self, exc: BaseException) -> bool:
+        return isinstance(exc, psycopg.DataError) or super()._is_data_error(exc)
+
     def _classify(self, exc: BaseException) -> str:
         text = " ".join(str(exc).split())
         where = self.describe()

@@ -5,6 +5,11 @@ Every `interval` seconds the flusher reads each signal's new samples after its *
 them in one transaction and only then advances the cursors. So a failed write loses nothing that
 is still in memory: the next attempt reads from the same cursors. Failures are reported once
 (event priority 2 + log), retried with exponential back-off, and recovery is reported too.
+
+The service is the store's FlushGate: after each commit it moves every ring's `floor` to its
+flushed cursor, and the ring never overwrites samples past it. A ring half full of unstored
+samples kicks the flusher at once; a writer that finds no room waits for a flush (wait_flush)
+or is refused before its data is acknowledged.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..core.buffer import SignalBuffer
 from ..core.events import Event
 from . import blocks as B
 from .base import SignalWrite, StorageEngine, StorageError, StoredSignal, WriteBatch, split_name
+from .retention import Retention
 
 if TYPE_CHECKING:
     from ..core.buffer import SignalBuffer
@@ -31,6 +38,9 @@ log = logging.getLogger("rtoc.storage")
 
 READ_CHUNK = 1_048_576  # samples per signal per transaction when catching up on a backlog
 MAX_BACKOFF_S = 30.0
+# The final flush at shutdown has a budget of its own, apart from the drivers' stop budget:
+# ring-sized backlogs of many signals take seconds on a Pi's SD card.
+FINAL_FLUSH_BUDGET_S = 60.0
 
 
 @dataclass(slots=True)
@@ -38,10 +48,11 @@ class _Track:
     """Flush state of one in-memory signal."""
 
     cursor: int = 0  # samples before this cursor are stored (or were deliberately skipped)
-    replaced: int = 0  # the buffer's `replaced` mark already handled
+    replaced: int = 0  # the buffer's `cleared` mark already handled
     resample_prev: tuple[float, float] | None = None
     small_blocks: int = 0  # small blocks written since the last compaction
     lost_to: int = 0  # samples before this cursor that left memory unstored were reported
+    quarantined: str | None = None  # why the store refused this signal's rows (memory only)
 
 
 class StorageService:
@@ -67,6 +78,8 @@ class StorageService:
         self.resample_hz = resample_hz
         self.load_on_open = load_on_open
         self.flush_on_close = flush_on_close
+        self.final_flush_budget_s = FINAL_FLUSH_BUDGET_S
+        self.retention = Retention(self)  # limits set by attach_storage from the config
         self._tracks: dict[int, _Track] = {}
         self._ev_cursor = 0
         self._ev_skip: tuple[int, int] = (0, -1)  # seqs of restored events (already stored)
@@ -77,6 +90,9 @@ class StorageService:
         self._requested = 0  # flush_now tickets handed out
         self._served = 0  # tickets whose flush has run
         self._flush_lock = threading.Lock()
+        self._flushes = 0  # flush attempts finished (wait_flush waits for it to change)
+        self._deletes: list[tuple[str, str]] = []  # signals deleted in memory, to delete stored
+        self._deletes_lock = threading.Lock()
         self.error: str | None = None
         self.failures = 0
         self._retry_at = 0.0
@@ -92,22 +108,62 @@ class StorageService:
     async def start(self) -> None:
         """Open the store, restore recent data (loadOnOpen), start the flusher. Never raises."""
         await asyncio.to_thread(self._open_and_restore)
+        self.logger.store.on_remove(self._removed)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="rtoc-storage-flusher", daemon=True)
         self._thread.start()
+        self.retention.start()
 
     async def stop(self) -> None:
-        """Final flush (backup.autoOnClose), then close the store."""
+        """Final flush (backup.autoOnClose) within final_flush_budget_s, then close the store."""
         self._stop.set()
         self._wake.set()
+        await asyncio.to_thread(self.retention.stop)
         if self._thread is not None:
-            await asyncio.to_thread(self._thread.join)
+            thread = self._thread
+            await asyncio.to_thread(thread.join, self.final_flush_budget_s)
+            if thread.is_alive():
+                log.error(
+                    "storage: the final flush did not finish within %.0f s; %d samples may not "
+                    "be stored",
+                    self.final_flush_budget_s,
+                    self.pending_samples(),
+                )
             self._thread = None
+        self.logger.store.persist(None)  # nobody flushes any more: writers must not wait
         await asyncio.to_thread(self.engine.close)
 
+    # -- the store's FlushGate ------------------------------------------------------------------
+    def kick(self) -> None:
+        """A ring crossed its watermark: flush now rather than at the next interval."""
+        self._wake.set()
+
+    def wait_flush(self, timeout: float) -> bool:
+        """Wait for the next flush to finish; False at once while the store is failing (waiting
+        would not help) or when none finished within timeout."""
+        if self.error is not None or self._thread is None:
+            return False
+        with self._cond:
+            seen = self._flushes
+            self._wake.set()
+            return self._cond.wait_for(lambda: self._flushes != seen, timeout) and (
+                self.error is None
+            )
+
+    def failing(self) -> str | None:
+        return self.error
+
+    def _removed(self, keys: list[tuple[str, str]]) -> None:
+        """Signals deleted in memory: delete them in the store with the next flush."""
+        with self._deletes_lock:
+            self._deletes.extend(keys)
+        self._wake.set()
+
     def _open_and_restore(self) -> None:
+        # From here on the rings keep what is not stored yet (restored samples are stored).
+        self.logger.store.persist(self)
         try:
-            self.engine.open()
+            self._open_engine()
         except StorageError as exc:
             self._failed(exc)
             return
@@ -131,7 +187,8 @@ class StorageService:
                 continue
             x, y = self.engine.tail(sig.id, n)
             buf = store.append(sig.dname, sig.sname, x, y, sig.unit)
-            self._tracks[buf.id] = _Track(cursor=buf.written, replaced=buf.replaced)
+            self._tracks[buf.id] = _Track(cursor=buf.written, replaced=buf.cleared)
+            buf.floor = buf.written
             self.restored_samples += len(x)
         evlog = self.logger.events
         stored = self.engine.events(limit=evlog.max_events, newest=True)
@@ -214,14 +271,17 @@ class StorageService:
     def _served_up_to(self, ticket: int) -> None:
         with self._cond:
             self._served = max(self._served, ticket)
+            self._flushes += 1
             self._cond.notify_all()
 
     def flush_once(self, final: bool = False) -> bool:
         """One flush: everything new, in READ_CHUNK pieces; False if the store failed."""
         with self._flush_lock:
+            if self.engine.is_open and (why := self.engine.moved()) is not None:
+                self._start_over(why, "storageReplaced")
             if not self.engine.is_open:
                 try:
-                    self.engine.open()
+                    self._open_engine()
                 except StorageError as exc:
                     self._failed(exc, final)
                     return False
@@ -232,6 +292,8 @@ class StorageService:
                     more = self._flush_chunk()
                 except StorageError as exc:
                     self.engine.reset()
+                    if exc.corrupt:
+                        self._move_aside(exc)
                     self._failed(exc, final)
                     return False
                 if not more:
@@ -243,6 +305,54 @@ class StorageService:
                 self._recovered()
             self._compact()
             return True
+
+    # -- store faults: a deleted, replaced or corrupt file -------------------------------------
+    def _open_engine(self) -> None:
+        """Open the store; a corrupt file is moved aside and a new one started."""
+        try:
+            self.engine.open()
+        except StorageError as exc:
+            if not exc.corrupt or not self._move_aside(exc):
+                raise
+            self.engine.open()
+
+    def _move_aside(self, exc: StorageError) -> bool:
+        where = self.engine.move_aside()
+        if where is None:
+            return False
+        self._start_over(
+            f"the database is corrupt ({exc}); it was moved to {where}", "storageCorrupt"
+        )
+        return True
+
+    def _start_over(self, why: str, event_id: str) -> None:
+        """The store we wrote to is gone: start a new one and store again all that is still in
+        memory (samples and events), so the new store holds at least the rings' contents."""
+        self.engine.close()
+        log.error("storage: %s; starting a new database, storing what is in memory again", why)
+        self.logger.event(
+            f"Storage: {why}. A new database was started at {self.engine.describe()}; the "
+            "samples and events still in memory are stored again, older ones are only in the "
+            "old file.",
+            dname="RTOC",
+            sname="storage",
+            priority=2,
+            id=event_id,
+        )
+        for buf in self.logger.store.buffers():
+            tr = self._tracks.get(buf.id)
+            if tr is None or tr.quarantined is not None:
+                continue
+            with buf.lock:
+                oldest = buf.written - len(buf)
+                tr.cursor = tr.lost_to = oldest
+                tr.replaced = buf.cleared
+                tr.resample_prev = None
+                tr.small_blocks = 0
+                if buf.floor is not None:
+                    buf.floor = min(buf.floor, oldest)
+        self._ev_cursor = 0
+        self._ev_skip = (0, -1)
 
     def _flush_chunk(self) -> bool:
         """Write one batch; True if a signal had more than READ_CHUNK waiting (call again)."""
@@ -256,7 +366,9 @@ class StorageService:
             tr = self._tracks.get(buf.id)
             if tr is None:
                 tr = self._tracks[buf.id] = _Track()
-            rep = buf.replaced
+            if tr.quarantined is not None:
+                continue
+            rep = buf.cleared
             replace = rep != tr.replaced
             cursor = rep if replace else tr.cursor  # a replace restarts the signal at its mark
             r = buf.read_since(cursor, READ_CHUNK)
@@ -278,17 +390,87 @@ class StorageService:
             del self._tracks[gone]
         events = self._new_events()
         batch.events = events
-        self.engine.write(batch)
+        with self._deletes_lock:
+            deletes = list(self._deletes)
+        batch.deletes = deletes
+        try:
+            self.engine.write(batch)
+        except StorageError as exc:
+            if not exc.data:
+                raise
+            # the store works but refused a row: find it, write everything else
+            done = self._write_isolating(batch, done, exc)
+        if deletes:
+            with self._deletes_lock:
+                del self._deletes[: len(deletes)]
         for buf, tr, cursor, rep, prev, n in done:
             tr.cursor, tr.replaced, tr.resample_prev = cursor, rep, prev
             if 0 < n < B.SMALL_BLOCK:
                 tr.small_blocks += 1
+            with buf.lock:
+                floor = buf.floor
+                if floor is not None and cursor > floor:
+                    buf.floor = cursor
             if self.clear:
                 buf.drop_before(cursor)
-        if events:
+        if events:  # refused events are skipped too: they were reported
             self._ev_cursor = events[-1].seq
-        self.samples_written += batch.samples
+        self.samples_written += sum(n for *_, n in done)
         return more
+
+    def _write_isolating(
+        self, batch: WriteBatch, done: list[Any], first: StorageError
+    ) -> list[Any]:
+        """Write a refused batch item by item (each its own transaction); quarantine the signals
+        and drop the events the store refuses. Returns what was written. Raises if the store
+        itself fails meanwhile (then the cursors stay and the next flush retries)."""
+        log.warning("storage: a row was refused (%s); finding it", first)
+        if batch.deletes:
+            self.engine.write(WriteBatch(deletes=batch.deletes))
+        written = []
+        for sw, item in zip(batch.signals, done, strict=True):
+            try:
+                self.engine.write(WriteBatch(signals=[sw]))
+            except StorageError as exc:
+                if not exc.data:
+                    raise
+                self._quarantine(item[0], item[1], str(exc))
+                continue
+            written.append(item)
+        try:
+            self.engine.write(WriteBatch(events=batch.events))
+        except StorageError as exc:
+            if not exc.data:
+                raise
+            for ev in batch.events:
+                try:
+                    self.engine.write(WriteBatch(events=[ev]))
+                except StorageError as e:
+                    if not e.data:
+                        raise
+                    log.error(
+                        "storage: event %d (%r) cannot be stored, skipped: %s",
+                        ev.seq,
+                        ev.text[:80],
+                        e,
+                    )
+        return written
+
+    def _quarantine(self, buf: SignalBuffer, tr: _Track, why: str) -> None:
+        """The store refuses this signal's rows: keep it in memory only, say so, store the rest."""
+        tr.quarantined = why
+        buf.floor = None  # nothing will be stored: its ring must not wait for storage
+        name = ascii(buf.name)[1:-1]  # the name may be what the store refused: log it escaped
+        log.error("storage: %s cannot be stored and stays in memory only: %s", name, why)
+        self.logger.event(
+            f"Storage refused {name}: {why}. Its samples stay in memory only; the other "
+            "signals are stored. Delete the signal and send it under a valid name.",
+            dname="RTOC",
+            sname="storage",
+            priority=2,
+            id="storageQuarantine",
+            value=name,
+        )
 
     def _new_events(self) -> list[Event]:
         evs = self.logger.events.since(self._ev_cursor)
@@ -386,9 +568,12 @@ class StorageService:
         buf = self.logger.store.get(name)
         tr = self._tracks.get(buf.id) if buf is not None else None
         stale = (
-            buf is not None and tr is not None and buf.replaced != tr.replaced
-        )  # replace not stored yet
-        if buf is not None and (tr is None or stale):
+            buf is not None and tr is not None and buf.cleared != tr.replaced
+        )  # clear not stored yet
+        # plot(hold='off') replaced the curve: what is in memory is what is on screen (the
+        # store keeps the earlier curves as history, for export)
+        curve = buf is not None and buf.replaced > 0 and not self.clear
+        if buf is not None and (tr is None or stale or curve):
             return buf.window(xmin, xmax, max_n)
         extra: list[tuple[np.ndarray, np.ndarray]] = []
         if buf is not None and tr is not None:
@@ -414,7 +599,7 @@ class StorageService:
         """Every sample of a signal in [xmin, xmax]: stored blocks, then the unflushed memory tail."""
         buf = self.logger.store.get(name)
         tr = self._tracks.get(buf.id) if buf is not None else None
-        if buf is not None and (tr is None or buf.replaced != tr.replaced):
+        if buf is not None and (tr is None or buf.cleared != tr.replaced):
             yield buf.window(xmin, xmax)
             return
         rows = None

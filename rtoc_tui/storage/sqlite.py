@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,6 +76,54 @@ class SqliteEngine(StorageEngine):
 
     def describe(self) -> str:
         return f"sqlite {self.path}"
+
+    def folder(self) -> str | None:
+        return str(self.path.parent)
+
+    # -- the file's identity ----------------------------------------------------------------
+    def _opened(self) -> None:
+        self._identity = self._stat()
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def moved(self) -> str | None:
+        known = getattr(self, "_identity", None)
+        if known is None or self._w is None:
+            return None
+        now = self._stat()
+        if now is None:
+            return f"the database file {self.path} was deleted"
+        if now != known:
+            return f"the database file {self.path} was replaced by another file"
+        return None
+
+    def _is_corrupt(self, exc: BaseException) -> bool:
+        low = str(exc).lower()
+        return "not a database" in low or "malformed" in low or "corrupt" in low
+
+    def move_aside(self) -> str | None:
+        self.close()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while target.exists():
+            n += 1
+            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+        try:
+            self.path.rename(target)
+            for suffix in ("-wal", "-shm"):  # they belong to the damaged file
+                side = Path(str(self.path) + suffix)
+                if side.exists():
+                    side.rename(Path(str(target) + suffix))
+        except OSError as exc:
+            log.error("storage: cannot move %s aside: %s", self.path, exc)
+            return None
+        return str(target)
 
     def open(self) -> None:
         super().open()

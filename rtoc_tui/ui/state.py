@@ -82,7 +82,7 @@ def tui_settings(values: dict[str, Any]) -> TuiSection:
     return tui
 
 
-ACTIVE_STATES = frozenset({"running", "error"})
+ACTIVE_STATES = frozenset({"running", "stuck", "error"})
 """Device states in which start/stop means stop: a driver in error is still retrying (or
 failed to start); stopping it is how the user ends that (issue 13)."""
 

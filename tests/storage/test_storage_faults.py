@@ -14,6 +14,7 @@ import pytest
 from helpers import wait_until
 
 from rtoc_tui.config.home import Home
+from rtoc_tui.core.buffer import BufferFull
 from rtoc_tui.core.logger import Logger
 from rtoc_tui.storage import StorageService
 
@@ -64,21 +65,46 @@ async def test_locked_database_is_reported_and_resumes(
     assert len(errors(lg)) == 1  # reported once, not on every retry
 
 
-async def test_corrupt_file_is_reported_and_a_new_file_resumes(
+async def test_a_corrupt_file_is_moved_aside_and_a_new_database_started(
     start_logger: StartFn, home: Home
 ) -> None:
     db = home.data_dir / "rtoc.sqlite"
     db.parent.mkdir(parents=True, exist_ok=True)
-    db.write_bytes(b"this is not an SQLite database, just garbage " * 200)
+    garbage = b"this is not an SQLite database, just garbage " * 200
+    db.write_bytes(garbage)
     lg, svc = await start_logger()  # starting must not fail
-    assert errors(lg) and "corrupt" in errors(lg)[0]
+    corrupt = [e for e in lg.events.all() if e.id == "storageCorrupt"]
+    assert len(corrupt) == 1 and corrupt[0].priority == 2 and "corrupt" in corrupt[0].text
+    (aside,) = home.data_dir.glob("rtoc.sqlite.corrupt-*")
+    assert aside.read_bytes() == garbage  # kept for the user, untouched
+    assert str(aside) in corrupt[0].text
     await feed(lg, 0, 500)
-    assert len(lg.store.get("Dev.U")) == 500
-    db.rename(db.with_suffix(".broken"))  # what the message tells the user to do
     await wait_until(
         lambda: svc.error is None and svc.pending_samples() == 0, 60, "writing to resume"
     )
     assert np.array_equal(stored(svc, "Dev.U"), np.arange(500.0))
+
+
+async def test_a_deleted_database_file_is_noticed_and_memory_stored_again(
+    start_logger: StartFn, home: Home
+) -> None:
+    from .conftest import stop
+
+    lg, svc = await start_logger()
+    await feed(lg, 0, 100)
+    await wait_until(lambda: svc.pending_samples() == 0, what="first flush")
+    for suffix in ("", "-wal", "-shm"):
+        (home.data_dir / f"rtoc.sqlite{suffix}").unlink(missing_ok=True)
+    await feed(lg, 100, 50)
+    await wait_until(
+        lambda: any(e.id == "storageReplaced" for e in lg.events.all()), what="the event"
+    )
+    await wait_until(lambda: svc.pending_samples() == 0, what="the new file to be written")
+    assert (home.data_dir / "rtoc.sqlite").exists()
+    await stop(lg)
+    lg2, svc2 = await start_logger()  # after a restart everything in memory then is there
+    assert np.array_equal(stored(svc2, "Dev.U"), np.arange(150.0))
+    assert any(e.id == "storageReplaced" for e in svc2.events())
 
 
 def _mount_tmpfs(path: Path, size: str) -> bool:
@@ -135,7 +161,7 @@ async def test_full_disk_is_reported_and_resumes_when_space_returns(
     assert svc.samples_lost == 0
 
 
-async def test_samples_that_leave_memory_during_an_outage_are_reported(
+async def test_an_outage_refuses_new_samples_instead_of_dropping_stored_ones(
     start_logger: StartFn, home: Home
 ) -> None:
     lg, svc = await start_logger({"global": {"recordLength": 100}})
@@ -144,8 +170,11 @@ async def test_samples_that_leave_memory_during_an_outage_are_reported(
     locker = sqlite3.connect(home.data_dir / "rtoc.sqlite", isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")
     try:
-        await feed(lg, 50, 300)  # more than recordLength while the store is locked
+        await feed(lg, 50, 100)  # fills the ring with unstored samples (50 stored ones go)
         await wait_until(lambda: errors(lg), what="the lock to be reported")
+        with pytest.raises(BufferFull, match="waiting to be stored"):
+            await feed(lg, 150, 1)  # would overwrite an unstored sample: refused, not dropped
+        assert lg.store.get("Dev.U").written == 150
     finally:
         locker.execute("ROLLBACK")
         locker.close()
@@ -153,7 +182,7 @@ async def test_samples_that_leave_memory_during_an_outage_are_reported(
     await wait_until(
         lambda: svc.error is None and svc.pending_samples() == 0, what="writing to resume"
     )
-    lost = [e for e in lg.events.all() if e.id == "storageLost"]
-    assert lost and lost[0].priority == 2 and lost[0].value == 200
-    assert svc.samples_lost == 200
-    assert np.array_equal(stored(svc, "Dev.U"), np.r_[np.arange(50.0), np.arange(250.0, 350.0)])
+    assert not [e for e in lg.events.all() if e.id == "storageLost"]
+    assert svc.samples_lost == 0
+    assert np.array_equal(stored(svc, "Dev.U"), np.arange(150.0))
+    await feed(lg, 150, 100)  # room again once stored

@@ -16,8 +16,13 @@ from ..state import LoggerState, is_active
 from ..work import client_call, rtoc_app
 from .base import Pane
 
-STATE_STYLES = {"running": "bold green", "stopped": "dim", "error": "bold red"}
-STATE_MARKS = {"running": "●", "stopped": "○", "error": "✖"}
+STATE_STYLES = {
+    "running": "bold green",
+    "stuck": "bold yellow",  # running, but its timer call hangs (the reason says since when)
+    "stopped": "dim",
+    "error": "bold red",
+}
+STATE_MARKS = {"running": "●", "stuck": "◐", "stopped": "○", "error": "✖"}
 
 
 class DevicesTable(DataTable[Any]):
