@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,18 @@ def _isolated_home(
     for var in [v for v in __import__("os").environ if v.startswith("RTOC_") and v != "RTOC_HOME"]:
         monkeypatch.delenv(var, raising=False)
     return fake_home
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Commands run in-process (`rtoc drivers test` via CliRunner, runtime.setup_logging)
+    replace the root logger's handlers and level for the process; restore them after each
+    test, or a later test's caplog saw no ERROR records (a test-order-dependent failure)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
