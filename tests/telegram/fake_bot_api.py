@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -137,10 +138,21 @@ class FakeBotApi:
         loop.close()
 
     async def go_away(self) -> None:
-        """Close the listener: the bot gets connection errors until `come_back`."""
+        """Close the listener: the bot gets connection errors until `come_back`.
+
+        The port stays bound (without listening), so a test in another xdist worker cannot
+        get it for its own fake server meanwhile: the bot would "reconnect" to that one."""
         await self.stop()
+        hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # its own TIME_WAITs
+        hold.bind(("127.0.0.1", self.port))
+        self._held = hold
 
     async def come_back(self) -> None:
+        held = getattr(self, "_held", None)
+        if held is not None:
+            held.close()
+            self._held = None
         await self.start()
 
     def fail_next(
