@@ -213,7 +213,9 @@ class Tmux:
 def full_screen(screen: str) -> bool:
     return (
         "16 signals" in screen
-        and all(f"[{u}] ■" in screen for u in UNITS)
+        # at 80x24 the stacked plots scroll: one plot's legend is the whole screen's worth
+        and (all(f"[{u}] ■" in screen for u in UNITS) or SIZE[1] < 30)
+        and "] ■" in screen
         and "Events" in screen
         and any(ch in screen for ch in "⠁⠂⠄⡀⠈⠐⠠⢀⣀⠉")
     )
