@@ -289,6 +289,11 @@ class PtySession:
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # child: the pty is its controlling terminal, as in a real login
             try:
+                # As a login shell starts a program: ^C at its default and no signal blocked.
+                # An ignored SIGINT would survive exec (the pytest worker's disposition varies
+                # with what ran before), and the wizard would never see the ^C.
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_SETMASK, set())
                 os.execvpe(argv[0], argv, env)
             finally:
                 os._exit(127)
